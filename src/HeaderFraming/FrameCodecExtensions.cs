@@ -1,0 +1,67 @@
+using System;
+using System.Buffers;
+using System.Diagnostics;
+
+namespace HeaderFraming;
+
+/// <summary>Helpers over <see cref="IFrameCodec"/>.</summary>
+public static class FrameCodecExtensions
+{
+    private const int StackHeaderLimit = 256;
+
+    /// <summary>
+    /// Decodes the header at the start of a possibly multi-segment buffer. The first segment is decoded in place; a header
+    /// split across segments is copied (at most <see cref="IFrameCodec.MaxHeaderLength"/> bytes, to the stack) first.
+    /// Nothing is allocated and nothing is consumed.
+    /// </summary>
+    /// <param name="codec">The codec.</param>
+    /// <param name="buffer">The bytes received so far, starting at the first byte of a header.</param>
+    /// <param name="headerLength">On success, how many bytes the header occupies.</param>
+    /// <param name="payloadLength">On success, the payload length the header declares.</param>
+    /// <returns><see langword="true"/> if a whole header was decoded; <see langword="false"/> if more bytes are needed.</returns>
+    /// <exception cref="FrameFormatException">The bytes cannot be the start of a valid header.</exception>
+    public static bool TryReadHeader(this IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
+    {
+        if (codec is null)
+        {
+            throw new ArgumentNullException(nameof(codec));
+        }
+
+#if NET
+        ReadOnlySpan<byte> first = buffer.FirstSpan;
+#else
+        ReadOnlySpan<byte> first = buffer.First.Span;
+#endif
+        if (first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment)
+        {
+            return codec.TryReadHeader(first, out headerLength, out payloadLength);
+        }
+
+        return TryReadHeaderMultiSegment(codec, buffer, out headerLength, out payloadLength);
+    }
+
+    private static bool TryReadHeaderMultiSegment(IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
+    {
+        Debug.Assert(!buffer.IsSingleSegment);
+        int length = (int)Math.Min(buffer.Length, codec.MaxHeaderLength);
+        if (length <= StackHeaderLimit)
+        {
+            Span<byte> copy = stackalloc byte[StackHeaderLimit];
+            copy = copy.Slice(0, length);
+            buffer.Slice(0, length).CopyTo(copy);
+            return codec.TryReadHeader(copy, out headerLength, out payloadLength);
+        }
+
+        byte[] rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            Span<byte> copy = rented.AsSpan(0, length);
+            buffer.Slice(0, length).CopyTo(copy);
+            return codec.TryReadHeader(copy, out headerLength, out payloadLength);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+}

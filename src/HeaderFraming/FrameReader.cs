@@ -1,0 +1,442 @@
+using System;
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+using HeaderFraming.Internal;
+
+namespace HeaderFraming;
+
+/// <summary>
+/// Reads whole frames from a <see cref="PipeReader"/>. Each frame's header and payload are slices of the pipe's own buffers:
+/// nothing is copied and nothing is allocated per frame.
+/// </summary>
+/// <remarks>
+/// <para><b>Lifetime:</b> a frame is valid until the next call to <see cref="ReadFrameAsync"/> or <see cref="TryReadFrame"/>.</para>
+/// <para>The reader decodes every complete frame already buffered before it asks the pipe for more, so
+/// <see cref="ReadFrameAsync"/> completes synchronously whenever a frame is waiting. It parses each header once, checks
+/// <see cref="FrameReaderOptions.MaxFrameLength"/> before buffering any payload, and tells the pipe it examined everything it
+/// holds, so the pipe wakes it only when new bytes arrive (it never spins).</para>
+/// <para>A <see cref="FrameReader"/> is not thread-safe: one reader at a time, as with <see cref="PipeReader"/>.</para>
+/// <example>
+/// <code>
+/// var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default);
+/// while (true)
+/// {
+///     FrameReadResult result = await reader.ReadFrameAsync(cancellationToken);
+///     if (result.IsCompleted) break;              // the peer closed between two frames
+///     Console.WriteLine(Encoding.UTF8.GetString(result.Frame.Payload.ToArray()));
+/// }
+/// </code>
+/// </example>
+/// </remarks>
+public sealed class FrameReader
+{
+    private readonly PipeReader _reader;
+    private readonly IFrameCodec _codec;
+    private readonly long _maxFrameLength;
+    private readonly long _idleTimeoutTicks;
+    private readonly long _frameTimeoutTicks;
+    private readonly TimeSpan _idleTimeout;
+    private readonly TimeSpan _frameTimeout;
+
+    // The buffer of the last ReadResult; valid while _hasBuffer. _position is where the next frame starts in it.
+    private ReadOnlySequence<byte> _buffer;
+    private SequencePosition _position;
+    private bool _hasBuffer;
+    private bool _isPipeCompleted;
+
+    // Fast path: the segment holding _position, as an array slice when the memory is array-backed.
+    private ReadOnlySequenceSegment<byte>? _segment;
+    private ReadOnlyMemory<byte> _segmentMemory;
+    private byte[]? _segmentArray;
+    private int _segmentArrayOffset;
+    private int _segmentIndex;
+    private int _segmentEnd;
+
+    // Stream offset of the next frame's first byte.
+    private long _offset;
+
+    // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data).
+    private int _pendingHeaderLength = -1;
+    private long _pendingPayloadLength;
+
+    private ExceptionDispatchInfo? _fault;
+
+    // Timeouts (only when configured).
+    private Timer? _timer;
+    private int _timerFired;
+    private long _frameStartTimestamp;
+
+    /// <summary>Creates a reader of frames.</summary>
+    /// <param name="reader">The pipe to read from. The frame reader never completes it; <see cref="Complete"/> does.</param>
+    /// <param name="codec">The header format.</param>
+    /// <param name="options">Limits and timeouts; <see langword="null"/> for the defaults (8 MiB frames, no timeouts).</param>
+    public FrameReader(PipeReader reader, IFrameCodec codec, FrameReaderOptions? options = null)
+    {
+        _reader = reader ?? throw new ArgumentNullException(nameof(reader));
+        _codec = codec ?? throw new ArgumentNullException(nameof(codec));
+        options ??= FrameReaderOptions.Default;
+        _maxFrameLength = options.MaxFrameLength;
+        _idleTimeout = options.IdleTimeout;
+        _frameTimeout = options.FrameTimeout;
+        _idleTimeoutTicks = ToStopwatchTicks(options.IdleTimeout);
+        _frameTimeoutTicks = ToStopwatchTicks(options.FrameTimeout);
+    }
+
+    /// <summary>The header format.</summary>
+    public IFrameCodec Codec => _codec;
+
+    /// <summary>The stream offset of the next frame: how many bytes of whole frames this reader has returned.</summary>
+    public long Position => _offset;
+
+    /// <summary>
+    /// Reads the next frame, waiting for bytes only when no complete frame is buffered.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for bytes. Cancelling consumes nothing: the next read returns the frame
+    /// that would have come next.</param>
+    /// <returns>The frame (valid until the next read), or <see cref="FrameReadResult.IsCompleted"/> when the stream ended
+    /// exactly between two frames, or <see cref="FrameReadResult.IsCanceled"/> after <see cref="CancelPendingRead"/>.</returns>
+    /// <exception cref="FrameFormatException">A header is malformed. Every earlier frame was returned first.</exception>
+    /// <exception cref="FrameTooLargeException">A header declares more than <see cref="FrameReaderOptions.MaxFrameLength"/>.</exception>
+    /// <exception cref="FrameTruncatedException">The stream ended in the middle of a frame.</exception>
+    /// <exception cref="FrameTimeoutException">A timeout of <see cref="FrameReaderOptions"/> expired.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
+    {
+        if (TryReadFrame(out Frame frame))
+        {
+            return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
+        }
+
+        return ReadFrameCoreAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Returns the next frame if it is already buffered; never waits and never reads from the pipe. Useful to drain a batch
+    /// of frames synchronously after an await.
+    /// </summary>
+    /// <param name="frame">The frame, valid until the next read.</param>
+    /// <returns><see langword="true"/> if a frame was returned.</returns>
+    /// <exception cref="FrameFormatException">A header is malformed.</exception>
+    /// <exception cref="FrameTooLargeException">A header declares more than <see cref="FrameReaderOptions.MaxFrameLength"/>.</exception>
+    public bool TryReadFrame(out Frame frame)
+    {
+        ReadOnlySequenceSegment<byte>? segment = _segment;
+        if (segment != null && _pendingHeaderLength < 0)
+        {
+            int index = _segmentIndex;
+            ReadOnlySpan<byte> span = _segmentArray != null
+                ? new ReadOnlySpan<byte>(_segmentArray, _segmentArrayOffset + index, _segmentEnd - index)
+                : _segmentMemory.Span.Slice(index, _segmentEnd - index);
+
+            try
+            {
+                if (_codec.TryReadHeader(span, out int headerLength, out long payloadLength)
+                    && (ulong)payloadLength <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
+                {
+                    int payloadStart = index + headerLength;
+                    int end = payloadStart + (int)payloadLength;
+                    frame = new Frame(
+                        new ReadOnlySequence<byte>(segment, index, segment, payloadStart),
+                        new ReadOnlySequence<byte>(segment, payloadStart, segment, end),
+                        _offset);
+                    _segmentIndex = end;
+                    _position = new SequencePosition(segment, end);
+                    _offset += end - index;
+                    return true;
+                }
+            }
+            catch (FrameException ex)
+            {
+                Fault(ex);
+                throw;
+            }
+        }
+
+        return TryReadFrameSlow(out frame);
+    }
+
+#if NET
+    /// <summary>Reads every frame until the stream ends, as an async sequence.</summary>
+    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    /// <returns>The frames. Each is valid only until the enumerator moves to the next one: copy what you keep.</returns>
+    /// <remarks>Ends when the stream ends between frames; throws the same exceptions as <see cref="ReadFrameAsync"/>.
+    /// A cancelled read (<see cref="CancelPendingRead"/>) ends the enumeration too.</remarks>
+    public async System.Collections.Generic.IAsyncEnumerable<Frame> ReadAllAsync(
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            FrameReadResult result = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+            if (!result.HasFrame)
+            {
+                yield break;
+            }
+
+            yield return result.Frame;
+        }
+    }
+#endif
+
+    /// <summary>Makes the pending (or next) <see cref="ReadFrameAsync"/> return <see cref="FrameReadResult.IsCanceled"/> without consuming anything.</summary>
+    public void CancelPendingRead() => _reader.CancelPendingRead();
+
+    /// <summary>Completes the underlying <see cref="PipeReader"/>: no more frames will be read, and frames returned earlier become invalid.</summary>
+    /// <param name="exception">An error to report to the pipe's writer, or <see langword="null"/>.</param>
+    public void Complete(Exception? exception = null)
+    {
+        DisposeTimer();
+        if (_hasBuffer)
+        {
+            _hasBuffer = false;
+            _segment = null;
+            _reader.AdvanceTo(_position, _buffer.End);
+        }
+
+        _reader.Complete(exception);
+    }
+
+    private bool TryReadFrameSlow(out Frame frame)
+    {
+        _fault?.Throw();
+        frame = default;
+        if (!_hasBuffer)
+        {
+            return false;
+        }
+
+        try
+        {
+            ReadOnlySequence<byte> remaining = _buffer.Slice(_position);
+            if (remaining.IsEmpty)
+            {
+                return false;
+            }
+
+            int headerLength = _pendingHeaderLength;
+            long payloadLength = _pendingPayloadLength;
+            if (headerLength < 0)
+            {
+                if (!_codec.TryReadHeader(remaining, out headerLength, out payloadLength))
+                {
+                    return false;
+                }
+
+                if (payloadLength > _maxFrameLength)
+                {
+                    ThrowHelper.ThrowTooLarge(payloadLength, _maxFrameLength, CopyHeader(remaining, headerLength));
+                }
+
+                _pendingHeaderLength = headerLength;
+                _pendingPayloadLength = payloadLength;
+            }
+
+            if (remaining.Length - headerLength < payloadLength)
+            {
+                return false;
+            }
+
+            ReadOnlySequence<byte> header = remaining.Slice(0, headerLength);
+            ReadOnlySequence<byte> payload = remaining.Slice(header.End, payloadLength);
+            frame = new Frame(header, payload, _offset);
+            _pendingHeaderLength = -1;
+            _offset += headerLength + payloadLength;
+            _frameStartTimestamp = 0;
+            SetPosition(payload.End);
+            return true;
+        }
+        catch (FrameException ex)
+        {
+            Fault(ex);
+            throw;
+        }
+    }
+
+    private async ValueTask<FrameReadResult> ReadFrameCoreAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            long buffered = 0;
+            if (_hasBuffer)
+            {
+                buffered = _buffer.Slice(_position).Length;
+                if (_isPipeCompleted)
+                {
+                    return Finish(buffered);
+                }
+
+                // Everything buffered was examined and holds no complete frame: keep it (consumed = next frame's start)
+                // and ask the pipe to wake us only when new bytes arrive.
+                _hasBuffer = false;
+                _segment = null;
+                _reader.AdvanceTo(_position, _buffer.End);
+            }
+
+            long deadline = _idleTimeoutTicks == 0 && _frameTimeoutTicks == 0 ? 0 : ArmTimer(buffered);
+            ReadResult result;
+            if (deadline == 0)
+            {
+                result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                try
+                {
+                    result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _timer?.Change(Timeout.Infinite, Timeout.Infinite);
+                }
+            }
+
+            bool timerCanceled = result.IsCanceled && Interlocked.Exchange(ref _timerFired, 0) != 0;
+            SetBuffer(result);
+            if (result.IsCanceled && !timerCanceled)
+            {
+                return FrameReadResult.Canceled;
+            }
+
+            if (TryReadFrame(out Frame frame))
+            {
+                return new FrameReadResult(frame);
+            }
+
+            if (timerCanceled && deadline != 0 && Stopwatch.GetTimestamp() >= deadline)
+            {
+                // Otherwise the timer fired late, after a read had completed: try again.
+                ThrowTimeout(buffered);
+            }
+        }
+    }
+
+    private FrameReadResult Finish(long buffered)
+    {
+        if (buffered == 0)
+        {
+            return FrameReadResult.Completed;
+        }
+
+        ReadOnlySequence<byte> remaining = _buffer.Slice(_position);
+        long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength;
+        var ex = new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength));
+        Fault(ex);
+        throw ex;
+    }
+
+    private void SetBuffer(in ReadResult result)
+    {
+        _buffer = result.Buffer;
+        _hasBuffer = true;
+        _isPipeCompleted = result.IsCompleted;
+        SetPosition(_buffer.Start);
+    }
+
+    private void SetPosition(SequencePosition position)
+    {
+        _position = position;
+        if (position.GetObject() is ReadOnlySequenceSegment<byte> segment)
+        {
+            int index = position.GetInteger();
+            int end = ReferenceEquals(segment, _buffer.End.GetObject()) ? _buffer.End.GetInteger() : segment.Memory.Length;
+            _segment = segment;
+            _segmentIndex = index;
+            _segmentEnd = end;
+            _segmentMemory = segment.Memory;
+            if (MemoryMarshal.TryGetArray(segment.Memory, out ArraySegment<byte> array))
+            {
+                _segmentArray = array.Array;
+                _segmentArrayOffset = array.Offset;
+            }
+            else
+            {
+                _segmentArray = null;
+                _segmentArrayOffset = 0;
+            }
+        }
+        else
+        {
+            // Not a segment-based sequence (e.g. a custom PipeReader returning array-backed buffers): slow path only.
+            _segment = null;
+        }
+    }
+
+    private void Fault(Exception ex)
+    {
+        if (ex is FrameException frameException)
+        {
+            frameException.SetStreamOffset(_offset);
+        }
+
+        _fault ??= ExceptionDispatchInfo.Capture(ex);
+        _segment = null;
+        DisposeTimer();
+    }
+
+    private static byte[] CopyHeader(in ReadOnlySequence<byte> remaining, int length)
+    {
+        long count = Math.Min(remaining.Length, Math.Max(length, 0));
+        return remaining.Slice(0, count).ToArray();
+    }
+
+    /// <summary>Arms the timer for the wait that is about to start; returns its deadline (a Stopwatch timestamp) or 0 for none.</summary>
+    private long ArmTimer(long buffered)
+    {
+        long now = Stopwatch.GetTimestamp();
+        long deadline;
+        if (buffered == 0)
+        {
+            _frameStartTimestamp = 0;
+            deadline = _idleTimeoutTicks == 0 ? 0 : now + _idleTimeoutTicks;
+        }
+        else
+        {
+            if (_frameStartTimestamp == 0)
+            {
+                _frameStartTimestamp = now;
+            }
+
+            deadline = _frameTimeoutTicks == 0 ? 0 : _frameStartTimestamp + _frameTimeoutTicks;
+        }
+
+        if (deadline != 0)
+        {
+            _timer ??= new Timer(static state => ((FrameReader)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
+            long dueMs = Math.Max(1, (deadline - now) * 1000 / Stopwatch.Frequency);
+            _timer.Change(dueMs, Timeout.Infinite);
+        }
+
+        return deadline;
+    }
+
+    private void OnTimer()
+    {
+        Volatile.Write(ref _timerFired, 1);
+        _reader.CancelPendingRead();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowTimeout(long bufferedBeforeWait)
+    {
+        long buffered = _buffer.Slice(_position).Length;
+        Exception ex = bufferedBeforeWait == 0 && _frameStartTimestamp == 0
+            ? new FrameTimeoutException(true, _idleTimeout, _offset, 0)
+            : new FrameTimeoutException(false, _frameTimeout, _offset, buffered);
+        Fault(ex);
+        throw ex;
+    }
+
+    private void DisposeTimer()
+    {
+        _timer?.Dispose();
+        _timer = null;
+    }
+
+    private static long ToStopwatchTicks(TimeSpan timeout)
+        => timeout == Timeout.InfiniteTimeSpan ? 0 : (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+}

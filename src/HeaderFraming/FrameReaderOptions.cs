@@ -1,0 +1,76 @@
+using System;
+using System.Threading;
+using HeaderFraming.Internal;
+
+namespace HeaderFraming;
+
+/// <summary>Limits and timeouts of a <see cref="FrameReader"/>. The reader copies them when it is created.</summary>
+public sealed class FrameReaderOptions
+{
+    /// <summary>The default <see cref="MaxFrameLength"/>: 8 MiB.</summary>
+    public const long DefaultMaxFrameLength = 8 * 1024 * 1024;
+
+    private long _maxFrameLength = DefaultMaxFrameLength;
+    private TimeSpan _idleTimeout = Timeout.InfiniteTimeSpan;
+    private TimeSpan _frameTimeout = Timeout.InfiniteTimeSpan;
+
+    /// <summary>The shared default options (8 MiB, no timeouts). Do not modify it; create your own instead.</summary>
+    internal static FrameReaderOptions Default { get; } = new FrameReaderOptions();
+
+    /// <summary>
+    /// The largest payload a frame may declare, in bytes; the header is not counted, and for
+    /// <see cref="Codecs.BinaryLengthCodec"/> it is the payload length after the length adjustment. Checked as soon as a header
+    /// is parsed, before any of its payload is buffered: a larger frame raises <see cref="FrameTooLargeException"/>.
+    /// Default 8 MiB (<see cref="DefaultMaxFrameLength"/>). The reader never allocates from a length the peer declared, so the
+    /// most a reader buffers is this limit, plus a header, plus one read of the underlying pipe.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or above 2^62.</exception>
+    public long MaxFrameLength
+    {
+        get => _maxFrameLength;
+        set
+        {
+            if (value < 0 || value > (1L << 62))
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxFrameLength must be between 0 and 2^62 bytes.");
+            }
+
+            _maxFrameLength = value;
+        }
+    }
+
+    /// <summary>
+    /// How long the reader may wait, between frames, for the first byte of the next frame; then the read throws
+    /// <see cref="FrameTimeoutException"/>. Default <see cref="Timeout.InfiniteTimeSpan"/> (off): idle connections are normal
+    /// for many protocols (the seed's time stream is silent for seconds at a time). Servers that want to drop idle clients set it.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan IdleTimeout
+    {
+        get => _idleTimeout;
+        set => _idleTimeout = ValidateTimeout(value);
+    }
+
+    /// <summary>
+    /// How long a frame may take to arrive once its first byte has: a header or a payload trickled a byte at a time
+    /// (slowloris) ends with <see cref="FrameTimeoutException"/>. Default <see cref="Timeout.InfiniteTimeSpan"/> (off), because
+    /// no single value suits both 16-byte messages on a LAN and 8 MiB frames on a slow link; servers facing untrusted peers
+    /// should set it (e.g. 30 seconds).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative (other than <see cref="Timeout.InfiniteTimeSpan"/>).</exception>
+    public TimeSpan FrameTimeout
+    {
+        get => _frameTimeout;
+        set => _frameTimeout = ValidateTimeout(value);
+    }
+
+    private static TimeSpan ValidateTimeout(TimeSpan value)
+    {
+        if (value != Timeout.InfiniteTimeSpan && (value <= TimeSpan.Zero || value.TotalMilliseconds > int.MaxValue - 1))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "A timeout is positive and under 24 days, or Timeout.InfiniteTimeSpan.");
+        }
+
+        return value;
+    }
+}

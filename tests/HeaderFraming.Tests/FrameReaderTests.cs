@@ -1,0 +1,263 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using System.Text;
+using HeaderFraming.Codecs;
+using HeaderFraming.Tests.Infrastructure;
+using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
+
+namespace HeaderFraming.Tests;
+
+public class FrameReaderTests
+{
+    private static readonly byte[] s_seedStream = Ascii("22        Welcome to the server!30        The time is 1552068302.0181189");
+
+    [Fact]
+    public void BackToBackSeedMessagesAreSplitWholeAndAsOneByteSegments()
+    {
+        foreach (ReadOnlySequence<byte> sequence in new[] { new ReadOnlySequence<byte>(s_seedStream), SegmentedSequence.OneByteSegments(s_seedStream) })
+        {
+            foreach (int[] chunks in new[] { Array.Empty<int>(), Enumerable.Repeat(1, s_seedStream.Length).ToArray(), [16, 16, 16, 16, 16] })
+            {
+                List<byte[]> frames = DecodeAll(sequence, AsciiDecimalCodec.Default, chunks);
+                Assert.Equal(["Welcome to the server!", "The time is 1552068302.0181189"], frames.Select(f => Encoding.UTF8.GetString(f)));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ReadIncompleteFrameConsumesNothing()
+    {
+        // Every prefix of the stream is offered first; the frame only appears once all of it arrived, intact.
+        for (int cut = 0; cut < 32; cut++)
+        {
+            var pipe = new Pipe();
+            var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default);
+            await pipe.Writer.WriteAsync(s_seedStream.AsMemory(0, cut));
+            ValueTask<FrameReadResult> pending = reader.ReadFrameAsync();
+            Assert.False(pending.IsCompleted);
+            await pipe.Writer.WriteAsync(s_seedStream.AsMemory(cut));
+            FrameReadResult result = await pending;
+            Assert.Equal("Welcome to the server!", Encoding.UTF8.GetString(result.Frame.Payload.ToArray()));
+            Assert.Equal("22        ", Encoding.ASCII.GetString(result.Frame.Header.ToArray()));
+            Assert.Equal(0, result.Frame.StreamOffset);
+        }
+    }
+
+    [Fact]
+    public async Task BufferedFramesAreReturnedSynchronouslyWithoutAnotherPipeRead()
+    {
+        byte[] data = Encode(BinaryLengthCodec.UInt32BigEndian, Enumerable.Range(0, 100).Select(i => new byte[i % 7]));
+        var pipeReader = new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [data.Length]);
+        var reader = new FrameReader(pipeReader, BinaryLengthCodec.UInt32BigEndian);
+        for (int i = 0; i < 100; i++)
+        {
+            ValueTask<FrameReadResult> read = reader.ReadFrameAsync();
+            Assert.True(read.IsCompletedSuccessfully);
+            Assert.Equal(i % 7, (await read).Frame.Payload.Length);
+        }
+
+        Assert.Equal(1, pipeReader.ReadCount);
+        Assert.True((await reader.ReadFrameAsync()).IsCompleted);
+    }
+
+    [Fact]
+    public async Task ThePayloadIsASliceOfThePipesOwnMemory()
+    {
+        byte[] data = Encode(BinaryLengthCodec.UInt32BigEndian, [[1, 2, 3], [4, 5, 6, 7]]);
+        var reader = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), []), BinaryLengthCodec.UInt32BigEndian);
+        FrameReadResult second = default;
+        for (int i = 0; i < 2; i++)
+        {
+            second = await reader.ReadFrameAsync();
+        }
+
+        Assert.True(MemoryMarshal.TryGetArray(second.Frame.Payload.First, out ArraySegment<byte> segment));
+        Assert.Same(data, segment.Array);
+        Assert.Equal(11, segment.Offset);
+        Assert.Equal(7, second.Frame.StreamOffset);
+        Assert.True(MemoryMarshal.TryGetArray(second.Frame.Header.First, out ArraySegment<byte> header));
+        Assert.Same(data, header.Array);
+    }
+
+    [Fact]
+    public async Task ThePayloadOfARealPipeIsNotCopied()
+    {
+        var pipe = new Pipe();
+        Memory<byte> memory = pipe.Writer.GetMemory(64);
+        Encode(BinaryLengthCodec.UInt32BigEndian, [[9, 8, 7]]).CopyTo(memory);
+        pipe.Writer.Advance(7);
+        await pipe.Writer.FlushAsync();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        FrameReadResult result = await reader.ReadFrameAsync();
+        Assert.True(MemoryMarshal.TryGetArray(result.Frame.Payload.First, out ArraySegment<byte> payload));
+        Assert.True(MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)memory, out ArraySegment<byte> written));
+        Assert.Same(written.Array, payload.Array);
+        Assert.Equal(written.Offset + 4, payload.Offset);
+    }
+
+    [Fact]
+    public async Task HeaderClaimingMoreThanMaxThrowsBeforeBuffering()
+    {
+        byte[] data = [.. PythonHeader(1_000_001), .. new byte[5000]];
+        var pipeReader = new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [12, 100, 100, 100]);
+        var options = new FrameReaderOptions { MaxFrameLength = 1_000_000 };
+        var ex = await Assert.ThrowsAsync<FrameTooLargeException>(() => DecodeAllAsync(pipeReader, AsciiDecimalCodec.Default, options));
+        Assert.Equal(1_000_001, ex.DeclaredLength);
+        Assert.Equal(1_000_000, ex.MaxFrameLength);
+        Assert.Equal(1, pipeReader.ReadCount);
+        Assert.Contains("1,000,001", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("\"1000001   \"", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("stream offset 0", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FramesBeforeAMalformedHeaderAreDeliveredAndTheErrorSaysWhere()
+    {
+        byte[] data = [.. Encode(AsciiDecimalCodec.Default, [Ascii("one"), Ascii("two")]), .. Ascii("GET / HTTP/1.1\r\nHost: x\r\n\r\n")];
+        var reader = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [7, 7, 7, 7]), AsciiDecimalCodec.Default);
+        Assert.Equal("one", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
+        Assert.Equal("two", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
+        var ex = await Assert.ThrowsAsync<FrameFormatException>(async () => await reader.ReadFrameAsync());
+        Assert.Equal(26, ex.StreamOffset);
+        Assert.Contains("stream offset 26", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("HTTP", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("47 45 54 20", ex.Message, StringComparison.Ordinal);
+
+        // The reader stays faulted: the next frame's position is unknown.
+        var again = await Assert.ThrowsAsync<FrameFormatException>(async () => await reader.ReadFrameAsync());
+        Assert.Same(ex, again);
+    }
+
+    [Fact]
+    public async Task EndOfStreamBetweenFramesCompletesCleanly()
+    {
+        byte[] data = Encode(VarintCodec.Instance, [[1], [2, 2]]);
+        var reader = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [1, 1, 1, 1, 1]), VarintCodec.Instance);
+        Assert.True((await reader.ReadFrameAsync()).HasFrame);
+        Assert.True((await reader.ReadFrameAsync()).HasFrame);
+        Assert.True((await reader.ReadFrameAsync()).IsCompleted);
+    }
+
+    [Theory]
+    [InlineData(5, -1)]
+    [InlineData(12, 40)]
+    public async Task EndOfStreamInsideAFrameIsATruncationErrorAfterEarlierFrames(int keep, long expected)
+    {
+        byte[] first = Encode(AsciiDecimalCodec.Default, [Ascii("first")]);
+        byte[] second = Encode(AsciiDecimalCodec.Default, [new byte[30]]);
+        byte[] data = [.. first, .. second[..keep]];
+        var reader = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [3]), AsciiDecimalCodec.Default);
+        Assert.Equal("first", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
+        var ex = await Assert.ThrowsAsync<FrameTruncatedException>(async () => await reader.ReadFrameAsync());
+        Assert.Equal((keep, expected, 15L), (ex.ReceivedBytes, ex.ExpectedBytes, ex.StreamOffset));
+        Assert.Contains("before the stream ended", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CancellingAPendingReadConsumesNothing()
+    {
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default);
+        await pipe.Writer.WriteAsync(s_seedStream.AsMemory(0, 15));
+        using (var cts = new CancellationTokenSource())
+        {
+            ValueTask<FrameReadResult> pending = reader.ReadFrameAsync(cts.Token);
+            cts.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await pending);
+        }
+
+        ValueTask<FrameReadResult> next = reader.ReadFrameAsync();
+        reader.CancelPendingRead();
+        Assert.True((await next).IsCanceled);
+
+        await pipe.Writer.WriteAsync(s_seedStream.AsMemory(15));
+        Assert.Equal("Welcome to the server!", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
+        Assert.Equal("The time is 1552068302.0181189", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
+    }
+
+    [Fact]
+    public async Task ReadingOneByteAtATimeReadsOncePerByteAndNeverSpins()
+    {
+        byte[] data = Encode(BinaryLengthCodec.UInt16BigEndian, [new byte[50], new byte[3]]);
+        var pipeReader = new ChunkedPipeReader(new ReadOnlySequence<byte>(data), Enumerable.Repeat(1, data.Length));
+        List<byte[]> frames = await DecodeAllAsync(pipeReader, BinaryLengthCodec.UInt16BigEndian);
+        Assert.Equal(2, frames.Count);
+        Assert.Equal(data.Length, pipeReader.ReadCount);
+    }
+
+    [Fact]
+    public async Task ZeroLengthPayloadsAreFrames()
+    {
+        byte[] data = Encode(AsciiDecimalCodec.Default, [[], [], Ascii("x")]);
+        Assert.Equal("0         0         1         x", Encoding.ASCII.GetString(data));
+        List<byte[]> frames = await DecodeAllAsync(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), []), AsciiDecimalCodec.Default);
+        Assert.Equal([0, 0, 1], frames.Select(f => f.Length));
+    }
+
+    [Fact]
+    public async Task ReadAllAsyncEnumeratesEveryFrame()
+    {
+        byte[] data = Encode(AsciiDecimalCodec.Default, [Ascii("a"), Ascii("bb"), Ascii("ccc")]);
+        var reader = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(data), [4, 4, 4]), AsciiDecimalCodec.Default);
+        var seen = new List<string>();
+        await foreach (Frame frame in reader.ReadAllAsync())
+        {
+            seen.Add(Encoding.ASCII.GetString(frame.Payload.ToArray()));
+        }
+
+        Assert.Equal(["a", "bb", "ccc"], seen);
+    }
+
+    [Fact]
+    public async Task IdleTimeoutEndsAReadWithNoFrame()
+    {
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default, new FrameReaderOptions { IdleTimeout = TimeSpan.FromMilliseconds(100) });
+        var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await reader.ReadFrameAsync());
+        Assert.True(ex.IsIdleTimeout);
+        Assert.Contains("idle timeout", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FrameTimeoutEndsATrickledHeader()
+    {
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default, new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(300) });
+        using var stop = new CancellationTokenSource();
+        Task trickle = Task.Run(async () =>
+        {
+            foreach (byte b in s_seedStream)
+            {
+                if (stop.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                await pipe.Writer.WriteAsync(new[] { b });
+                await Task.Delay(50);
+            }
+        });
+        var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await reader.ReadFrameAsync());
+        stop.Cancel();
+        await trickle;
+        Assert.False(ex.IsIdleTimeout);
+        Assert.InRange(ex.ReceivedBytes, 1, 10);
+    }
+
+    [Fact]
+    public async Task AFrameTimeoutDoesNotFireForFramesThatArriveInTime()
+    {
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default,
+            new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(200), IdleTimeout = TimeSpan.FromSeconds(5) });
+        for (int i = 0; i < 5; i++)
+        {
+            await pipe.Writer.WriteAsync(s_seedStream.AsMemory(0, 20));
+            await Task.Delay(20);
+            await pipe.Writer.WriteAsync(s_seedStream.AsMemory(20, 12));
+            Assert.True((await reader.ReadFrameAsync()).HasFrame);
+            await Task.Delay(250);
+        }
+    }
+}

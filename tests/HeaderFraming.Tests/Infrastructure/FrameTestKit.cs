@@ -1,0 +1,66 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using HeaderFraming.Codecs;
+
+namespace HeaderFraming.Tests.Infrastructure;
+
+/// <summary>Encoding and decoding helpers shared by the tests.</summary>
+public static class FrameTestKit
+{
+    public static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
+
+    /// <summary>Encodes frames with the library's <see cref="FrameWriter"/> into a byte array.</summary>
+    public static byte[] Encode(IFrameCodec codec, IEnumerable<byte[]> payloads)
+    {
+        var stream = new MemoryStream();
+        PipeWriter pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
+        var writer = new FrameWriter(pipe, codec);
+        foreach (byte[] payload in payloads)
+        {
+            writer.Write(payload);
+        }
+
+        pipe.FlushAsync().AsTask().GetAwaiter().GetResult();
+        pipe.Complete();
+        return stream.ToArray();
+    }
+
+    /// <summary>Decodes every frame of <paramref name="reader"/> until the end of the stream, copying the payloads.</summary>
+    public static async Task<List<byte[]>> DecodeAllAsync(PipeReader reader, IFrameCodec codec, FrameReaderOptions? options = null)
+    {
+        var frameReader = new FrameReader(reader, codec, options);
+        var payloads = new List<byte[]>();
+        while (true)
+        {
+            FrameReadResult result = await frameReader.ReadFrameAsync();
+            if (result.IsCompleted)
+            {
+                return payloads;
+            }
+
+            Assert.True(result.HasFrame);
+            payloads.Add(result.Frame.Payload.ToArray());
+        }
+    }
+
+    public static List<byte[]> DecodeAll(ReadOnlySequence<byte> data, IFrameCodec codec, IEnumerable<int>? chunks = null, FrameReaderOptions? options = null)
+        => DecodeAllAsync(new ChunkedPipeReader(data, chunks ?? Array.Empty<int>()), codec, options).GetAwaiter().GetResult();
+
+    /// <summary>The seed tutorial's header, computed independently of the library: <c>f"{n:&lt;10}"</c>.</summary>
+    public static byte[] PythonHeader(long length, int width = 10) => Ascii(length.ToString(System.Globalization.CultureInfo.InvariantCulture).PadRight(width));
+
+    public static IFrameCodec[] SampleCodecs() =>
+    [
+        AsciiDecimalCodec.Default,
+        new AsciiDecimalCodec(6, AsciiAlignment.Right),
+        new AsciiDecimalCodec(8, AsciiAlignment.ZeroPadded),
+        BinaryLengthCodec.UInt32BigEndian,
+        BinaryLengthCodec.UInt16BigEndian,
+        BinaryLengthCodec.UInt32LittleEndian,
+        new BinaryLengthCodec(4, Endianness.BigEndian, fieldOffset: 8, headerLength: 24),
+        new BinaryLengthCodec(4, Endianness.BigEndian, fieldOffset: 1, headerLength: 5, lengthAdjustment: -4),
+        new BinaryLengthCodec(3, Endianness.LittleEndian, fieldOffset: 2, headerLength: 7, lengthIncludesHeader: true),
+        VarintCodec.Instance,
+    ];
+}
