@@ -19,7 +19,7 @@ namespace HeaderFraming;
 /// (a serializer): with a fixed-width codec the payload is written straight into the pipe and the header is back-patched by
 /// <see cref="EndFrame"/>, without copying the payload.</para>
 /// <para>A <see cref="FrameWriter"/> is not thread-safe: one writer at a time, as with <see cref="PipeWriter"/>. For many
-/// concurrent writers use <c>FramedConnection.SendAsync</c>, which serializes
+/// concurrent writers use <see cref="FramedConnection.SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, which serializes
 /// and coalesces their writes.</para>
 /// <para>A payload whose length does not fit the codec's header (<see cref="IFrameCodec.MaxPayloadLength"/>) is refused with
 /// an <see cref="ArgumentOutOfRangeException"/> before any byte of it is written; a length is never truncated.</para>

@@ -1,0 +1,463 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.IO.Pipes;
+using System.Net;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text;
+using HeaderFraming.Codecs;
+using HeaderFraming.Serialization;
+using HeaderFraming.Tests.Infrastructure;
+
+namespace HeaderFraming.Tests;
+
+public class FramedConnectionTests
+{
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+
+    public static TheoryData<string> Transports => new() { "socket", "networkstream", "sslstream", "namedpipe", "duplexpipe" };
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task EveryTransportCarriesFramesBothWays(string transport)
+    {
+        (FramedConnection a, FramedConnection b, IAsyncDisposable cleanup) = await CreatePairAsync(transport, AsciiDecimalCodec.Default);
+        await using (cleanup)
+        await using (a)
+        await using (b)
+        {
+            var random = new Random(42);
+            byte[][] sent = Enumerable.Range(0, 200).Select(i => Checksummed.Create(1, i, random.Next(0, i % 50 == 0 ? 70_000 : 300), random)).ToArray();
+            Task sender = Task.Run(async () =>
+            {
+                foreach (byte[] payload in sent)
+                {
+                    await a.SendAsync(payload);
+                }
+
+                await a.CompleteSendingAsync();
+            });
+
+            // A named pipe has no half-close: its reader counts frames instead of waiting for the end of the stream.
+            bool halfClose = transport != "namedpipe";
+            int count = 0;
+            while (halfClose || count < sent.Length)
+            {
+                FrameReadResult result = await b.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+
+                Assert.Equal((1, count), Checksummed.Verify(result.Frame.Payload));
+                count++;
+            }
+
+            await sender.WaitAsync(s_limit);
+            Assert.Equal(sent.Length, count);
+
+            // Half-close: b can still answer after a finished sending.
+            if (transport is "socket" or "networkstream" or "duplexpipe")
+            {
+                await b.SendAsync("reply"u8.ToArray());
+                FrameReadResult reply = await a.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+                Assert.Equal("reply", Encoding.ASCII.GetString(reply.Frame.Payload.ToArray()));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ConcurrentSendersNeverInterleaveFrames()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection sender = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian);
+        await using FramedConnection receiver = FramedConnection.Create(server, BinaryLengthCodec.UInt32BigEndian);
+        const int Writers = 16;
+        const int PerWriter = 500;
+        Task[] writers = Enumerable.Range(0, Writers).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            for (int i = 0; i < PerWriter; i++)
+            {
+                await sender.SendAsync(Checksummed.Create(w, i, random.Next(0, i % 97 == 0 ? 20_000 : 64), random));
+            }
+        })).ToArray();
+
+        var next = new int[Writers];
+        for (int n = 0; n < Writers * PerWriter; n++)
+        {
+            FrameReadResult result = await receiver.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+            (int writer, int sequence) = Checksummed.Verify(result.Frame.Payload);
+            Assert.Equal(next[writer]++, sequence);
+        }
+
+        await Task.WhenAll(writers).WaitAsync(s_limit);
+        Assert.All(next, n => Assert.Equal(PerWriter, n));
+    }
+
+    [Fact]
+    public async Task ASlowReaderMakesSendersWaitWithinTheBufferBound()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        client.SendBufferSize = 16 * 1024;
+        server.ReceiveBufferSize = 16 * 1024;
+        var options = new FramedConnectionOptions { MaxBufferedSendBytes = 64 * 1024 };
+        await using FramedConnection sender = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, options);
+        using var stopped = new CancellationTokenSource();
+        long maxBuffered = 0;
+        int sent = 0;
+        Task[] writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        {
+            var payload = new byte[1000];
+            try
+            {
+                while (!stopped.IsCancellationRequested)
+                {
+                    await sender.SendAsync(payload, stopped.Token);
+                    Interlocked.Increment(ref sent);
+                    long buffered = sender.BufferedSendBytes;
+                    long seen;
+                    while ((seen = Interlocked.Read(ref maxBuffered)) < buffered && Interlocked.CompareExchange(ref maxBuffered, buffered, seen) != seen)
+                    {
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        })).ToArray();
+
+        // Nobody reads the server socket: the kernel buffers fill, then our send buffer, then senders must wait.
+        int before;
+        int after = Volatile.Read(ref sent);
+        do
+        {
+            before = after;
+            await Task.Delay(300);
+            after = Volatile.Read(ref sent);
+        }
+        while (after != before);
+
+        Assert.InRange(sender.BufferedSendBytes, 1, options.MaxBufferedSendBytes + 1004);
+        Assert.InRange(Interlocked.Read(ref maxBuffered), 1, options.MaxBufferedSendBytes + 1004);
+        Assert.All(writers, w => Assert.False(w.IsCompleted));
+
+        // Draining the server lets every waiting sender go on, and every frame arrives whole.
+        stopped.Cancel();
+        await using FramedConnection receiver = FramedConnection.Create(server, BinaryLengthCodec.UInt32BigEndian);
+        Task drain = Task.Run(async () =>
+        {
+            while (true)
+            {
+                FrameReadResult r = await receiver.ReadFrameAsync();
+                if (!r.HasFrame)
+                {
+                    return;
+                }
+
+                Assert.Equal(1000, r.Frame.Payload.Length);
+            }
+        });
+        await Task.WhenAll(writers).WaitAsync(s_limit);
+        await sender.CompleteSendingAsync().WaitAsync(s_limit);
+        await drain.WaitAsync(s_limit);
+    }
+
+    [Fact]
+    public async Task ACancelledSendWritesItsWholeFrameOrNothing()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        client.SendBufferSize = 8 * 1024;
+        server.ReceiveBufferSize = 8 * 1024;
+        await using FramedConnection sender = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, new FramedConnectionOptions { MaxBufferedSendBytes = 16 * 1024 });
+        var random = new Random(7);
+        int attempted = 0;
+        int cancelled = 0;
+        for (int i = 0; i < 300; i++)
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(i % 3 == 0 ? 0 : 2));
+            attempted++;
+            try
+            {
+                await sender.SendAsync(Checksummed.Create(0, i, 2000, random), cts.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                cancelled++;
+            }
+        }
+
+        Assert.True(cancelled > 0, "the test never cancelled a send");
+        await using FramedConnection receiver = FramedConnection.Create(server, BinaryLengthCodec.UInt32BigEndian);
+        Task complete = sender.CompleteSendingAsync();
+        int last = -1;
+        int received = 0;
+        while (true)
+        {
+            FrameReadResult r = await receiver.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+            if (r.IsCompleted)
+            {
+                break;
+            }
+
+            (_, int sequence) = Checksummed.Verify(r.Frame.Payload);
+            Assert.True(sequence > last);
+            last = sequence;
+            received++;
+        }
+
+        await complete.WaitAsync(s_limit);
+        Assert.InRange(received, attempted - cancelled, attempted);
+    }
+
+    [Fact]
+    public async Task ACancelledReadConsumesNothing()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection a = FramedConnection.Create(client, AsciiDecimalCodec.Default);
+        await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
+        using (var cts = new CancellationTokenSource(100))
+        {
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await b.ReadFrameAsync(cts.Token));
+        }
+
+        await a.SendAsync("first"u8.ToArray());
+        await a.SendAsync("second"u8.ToArray());
+        Assert.Equal("first", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        Assert.Equal("second", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+    }
+
+    [Fact]
+    public async Task AnIdlePeerTimesOut()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        {
+            var options = new FramedConnectionOptions();
+            options.Reader.IdleTimeout = TimeSpan.FromMilliseconds(200);
+            await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
+            var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            Assert.True(ex.IsIdleTimeout);
+        }
+    }
+
+    [Fact]
+    public async Task APeerTricklingAHeaderTimesOut()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        {
+            var options = new FramedConnectionOptions();
+            options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(400);
+            await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
+            using var stop = new CancellationTokenSource();
+            Task trickle = Task.Run(async () =>
+            {
+                foreach (byte x in Encoding.ASCII.GetBytes("22        Welcome to the server!"))
+                {
+                    if (stop.IsCancellationRequested)
+                    {
+                        return;
+                    }
+
+                    await client.SendAsync(new[] { x });
+                    await Task.Delay(60);
+                }
+            });
+            var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            stop.Cancel();
+            await trickle;
+            Assert.False(ex.IsIdleTimeout);
+            Assert.InRange(ex.ReceivedBytes, 1, 12);
+        }
+    }
+
+    [Fact]
+    public async Task APeerClosingBetweenFramesEndsReadingCleanly()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
+        await client.SendAsync(FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("last words")]));
+        client.Shutdown(SocketShutdown.Both);
+        client.Dispose();
+        Assert.Equal("last words", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        Assert.True((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).IsCompleted);
+    }
+
+    [Fact]
+    public async Task APeerResettingMidFrameIsATruncationAfterEarlierFrames()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
+        byte[] whole = FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("complete"), new byte[100]]);
+        await client.SendAsync(whole.AsMemory(0, whole.Length - 50));
+        Assert.Equal("complete", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        await Task.Delay(200);
+        Loopback.Reset(client);
+        var ex = await Assert.ThrowsAsync<FrameTruncatedException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+        Assert.Equal((60L, 110L, 18L), (ex.ReceivedBytes, ex.ExpectedBytes, ex.StreamOffset));
+    }
+
+    [Fact]
+    public async Task APeerResettingBetweenFramesIsAnIOExceptionAfterEarlierFrames()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
+        await client.SendAsync(FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("one"), Encoding.ASCII.GetBytes("two")]));
+        Assert.Equal("one", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        await Task.Delay(200);
+        Loopback.Reset(client);
+        Assert.Equal("two", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        await Assert.ThrowsAsync<IOException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+    }
+
+    [Fact]
+    public async Task SendingToAPeerThatWentAwayFailsWithAnIOException()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        await using FramedConnection a = FramedConnection.Create(client, AsciiDecimalCodec.Default);
+        Loopback.Reset(server);
+        var ex = await Assert.ThrowsAsync<IOException>(async () =>
+        {
+            for (int i = 0; i < 10_000; i++)
+            {
+                await a.SendAsync(new byte[1000]).AsTask().WaitAsync(s_limit);
+                await Task.Yield();
+            }
+        });
+        Assert.Contains("can no longer send", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SendingAfterCompletionIsRefused()
+    {
+        var (a, b) = DuplexPipePair();
+        await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
+        await left.CompleteSendingAsync();
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await left.SendAsync(new byte[1]));
+        GC.KeepAlive(b);
+    }
+
+    [Fact]
+    public async Task ConnectAsyncReachesAListeningServer()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Task<Socket> accept = listener.AcceptSocketAsync();
+        await using FramedConnection client = await FramedConnection.ConnectAsync("127.0.0.1", ((IPEndPoint)listener.LocalEndpoint).Port, VarintCodec.Instance);
+        await using FramedConnection server = FramedConnection.Create(await accept, VarintCodec.Instance);
+        await client.SendAsync("ping", Utf8TextSerializer.Instance);
+        Assert.Equal("ping", await server.ReadAsync(Utf8TextSerializer.Instance).AsTask().WaitAsync(s_limit));
+    }
+
+    [Fact]
+    public async Task LeaveOpenKeepsTheStreamUsable()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        using (server)
+        {
+            var stream = new NetworkStream(client, ownsSocket: false);
+            await using (FramedConnection a = FramedConnection.Create(stream, AsciiDecimalCodec.Default, leaveOpen: true))
+            {
+                await a.SendAsync("framed"u8.ToArray());
+            }
+
+            await stream.WriteAsync("raw"u8.ToArray());
+            var buffer = new byte[19];
+            await server.ReceiveAsync(buffer.AsMemory(0, 16));
+            int n = 16;
+            while (n < 19)
+            {
+                n += await server.ReceiveAsync(buffer.AsMemory(n));
+            }
+
+            Assert.Equal("6         framedraw", Encoding.ASCII.GetString(buffer));
+        }
+    }
+
+    internal static (IDuplexPipe A, IDuplexPipe B) DuplexPipePair()
+    {
+        var ab = new Pipe();
+        var ba = new Pipe();
+        return (new DuplexPipe(ba.Reader, ab.Writer), new DuplexPipe(ab.Reader, ba.Writer));
+    }
+
+    private static async Task<(FramedConnection A, FramedConnection B, IAsyncDisposable Cleanup)> CreatePairAsync(string transport, IFrameCodec codec)
+    {
+        switch (transport)
+        {
+            case "socket":
+            {
+                (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+                return (FramedConnection.Create(client, codec), FramedConnection.Create(server, codec), new Nothing());
+            }
+
+            case "networkstream":
+            {
+                (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+                return (FramedConnection.Create(new NetworkStream(client, ownsSocket: true), codec), FramedConnection.Create(new NetworkStream(server, ownsSocket: true), codec), new Nothing());
+            }
+
+            case "sslstream":
+            {
+                (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+                X509Certificate2 certificate = SelfSignedCertificate();
+                var serverSsl = new SslStream(new NetworkStream(server, ownsSocket: true));
+                var clientSsl = new SslStream(new NetworkStream(client, ownsSocket: true), false,
+                    (_, cert, _, _) => cert != null && cert.GetCertHashString() == certificate.GetCertHashString());
+                await Task.WhenAll(
+                    serverSsl.AuthenticateAsServerAsync(certificate),
+                    clientSsl.AuthenticateAsClientAsync("localhost")).WaitAsync(s_limit);
+                return (FramedConnection.Create(clientSsl, codec), FramedConnection.Create(serverSsl, codec), new Disposer(certificate));
+            }
+
+            case "namedpipe":
+            {
+                string name = "hf-" + Guid.NewGuid().ToString("N");
+                var serverPipe = new NamedPipeServerStream(name, PipeDirection.InOut, 1, PipeTransmissionMode.Byte, System.IO.Pipes.PipeOptions.Asynchronous);
+                var clientPipe = new NamedPipeClientStream(".", name, PipeDirection.InOut, System.IO.Pipes.PipeOptions.Asynchronous);
+                await Task.WhenAll(serverPipe.WaitForConnectionAsync(), clientPipe.ConnectAsync()).WaitAsync(s_limit);
+                return (FramedConnection.Create(clientPipe, codec), FramedConnection.Create(serverPipe, codec), new Nothing());
+            }
+
+            default:
+            {
+                (IDuplexPipe a, IDuplexPipe b) = DuplexPipePair();
+                return (FramedConnection.Create(a, codec), FramedConnection.Create(b, codec), new Nothing());
+            }
+        }
+    }
+
+    private static X509Certificate2 SelfSignedCertificate()
+    {
+        using var key = RSA.Create(2048);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        using X509Certificate2 ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), null);
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input { get; } = input;
+
+        public PipeWriter Output { get; } = output;
+    }
+
+    private sealed class Nothing : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => default;
+    }
+
+    private sealed class Disposer(IDisposable disposable) : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync()
+        {
+            disposable.Dispose();
+            return default;
+        }
+    }
+}

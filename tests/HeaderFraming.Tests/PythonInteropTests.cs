@@ -1,0 +1,71 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using HeaderFraming.Tests.Infrastructure;
+using TimeStream;
+
+namespace HeaderFraming.Tests;
+
+/// <summary>The seed tutorial's Python server and client, followed literally, against HeaderFraming in both directions.</summary>
+public class PythonInteropTests
+{
+    private static readonly Regex s_timeMessage = new(@"^The time is \d+\.\d+$");
+
+    [Fact]
+    public async Task OurClientReadsEveryMessageOfThePythonTutorialServer()
+    {
+        using PythonPeer server = PythonPeer.Start("tutorial_server.py", "0.2", "3");
+        string portLine = await server.WaitForLineAsync(l => l.StartsWith("PORT ", StringComparison.Ordinal), TimeSpan.FromSeconds(20));
+        int port = int.Parse(portLine[5..], System.Globalization.CultureInfo.InvariantCulture);
+
+        var output = new StringWriter();
+        int received = await TimeStreamClient.RunAsync("127.0.0.1", port, count: null, output).WaitAsync(TimeSpan.FromSeconds(30));
+
+        string[] lines = output.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4, received);
+        Assert.Equal("Welcome to the server!", lines[0]);
+        Assert.All(lines[1..], l => Assert.Matches(s_timeMessage, l));
+
+        // What the Python server printed it sent (header included) is exactly what we decoded.
+        string[] sent = server.Lines.Where(l => l.Contains("The time is", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(lines[1..].Select(l => $"{l.Length,-10}{l}"), sent);
+        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Fact]
+    public async Task ThePythonTutorialClientReadsEveryMessageOfOurServer()
+    {
+        await using TimeStreamServer server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.2), TextWriter.Null);
+        using PythonPeer client = PythonPeer.Start("tutorial_client.py", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "4");
+        Assert.Equal(0, await client.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+
+        string[] messages = client.Lines.Where(l => l.StartsWith("MSG ", StringComparison.Ordinal)).Select(l => l[4..]).ToArray();
+        string[] headers = client.Lines.Where(l => l.StartsWith("HDR ", StringComparison.Ordinal)).Select(l => l[4..]).ToArray();
+        Assert.Equal(4, messages.Length);
+        Assert.Equal("Welcome to the server!", messages[0]);
+        Assert.All(messages[1..], m => Assert.Matches(s_timeMessage, m));
+
+        // Byte-exact header: Python's repr of the 10 header bytes, e.g. b'22        '.
+        Assert.Equal(messages.Select(m => $"b'{m.Length,-10}'"), headers);
+    }
+
+    [Fact]
+    public void TheTutorialLoopCannotSplitBackToBackMessagesButHeaderFramingCan()
+    {
+        string[] messages = ["Welcome to the server!", TimeStreamServer.TimeMessage(DateTimeOffset.FromUnixTimeMilliseconds(1552068299017)), "x"];
+        byte[] wire = messages.SelectMany(m => FrameTestKit.PythonHeader(m.Length).Concat(System.Text.Encoding.UTF8.GetBytes(m))).ToArray();
+
+        (List<string> tutorial, bool desynced) = TutorialClient.Reassemble(wire);
+        Assert.True(desynced);
+        Assert.True(tutorial.Count < messages.Length);
+
+        List<byte[]> frames = FrameTestKit.DecodeAll(SegmentedSequence.Split(wire, Enumerable.Range(1, wire.Length / 16).Select(i => i * 16)), Codecs.AsciiDecimalCodec.Default);
+        Assert.Equal(messages, frames.Select(f => System.Text.Encoding.UTF8.GetString(f)));
+    }
+
+    [Fact]
+    public void TimeMessagesLookLikePythonTimeTime()
+    {
+        Assert.Equal("The time is 1552068299.017", TimeStreamServer.TimeMessage(DateTimeOffset.FromUnixTimeMilliseconds(1552068299017)));
+        Assert.Equal("The time is 1552068299.0", TimeStreamServer.TimeMessage(DateTimeOffset.FromUnixTimeSeconds(1552068299)));
+    }
+}
