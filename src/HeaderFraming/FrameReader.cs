@@ -148,6 +148,12 @@ public sealed class FrameReader
                     _segmentIndex = end;
                     _position = new SequencePosition(segment, end);
                     _offset += end - index;
+#if NET
+                    if (FramingMetrics.ReadEnabled)
+                    {
+                        FramingMetrics.FrameRead(headerLength, payloadLength);
+                    }
+#endif
                     return true;
                 }
             }
@@ -248,6 +254,12 @@ public sealed class FrameReader
             _offset += headerLength + payloadLength;
             _frameStartTimestamp = 0;
             SetPosition(payload.End);
+#if NET
+            if (FramingMetrics.ReadEnabled)
+            {
+                FramingMetrics.FrameRead(headerLength, payloadLength);
+            }
+#endif
             return true;
         }
         catch (FrameException ex)
@@ -372,6 +384,19 @@ public sealed class FrameReader
         {
             frameException.SetStreamOffset(_offset);
         }
+
+#if NET
+        if (_fault == null)
+        {
+            FramingMetrics.Error(ex switch
+            {
+                FrameTooLargeException => "too_large",
+                FrameTruncatedException => "truncated",
+                FrameTimeoutException => "timeout",
+                _ => "malformed",
+            });
+        }
+#endif
 
         _fault ??= ExceptionDispatchInfo.Capture(ex);
         _segment = null;

@@ -88,6 +88,8 @@ public sealed class FrameWriter
         {
             CopyChunked(segment.Span);
         }
+
+        RecordWritten(length);
     }
 
     /// <summary>Buffers one frame and flushes: <see cref="Write(ReadOnlySpan{byte})"/> then <see cref="FlushAsync"/>.</summary>
@@ -197,11 +199,28 @@ public sealed class FrameWriter
             _codec.WriteHeader(length, destination);
             payload.CopyTo(destination.Slice(headerLength));
             _writer.Advance(headerLength + length);
+#if NET
+            if (FramingMetrics.WriteEnabled)
+            {
+                FramingMetrics.FrameWritten(headerLength, length);
+            }
+#endif
             return;
         }
 
         WriteHeaderOnly(header, length);
         CopyChunked(payload);
+        RecordWritten(length);
+    }
+
+    private void RecordWritten(long payloadLength)
+    {
+#if NET
+        if (FramingMetrics.WriteEnabled)
+        {
+            FramingMetrics.FrameWritten(_codec.GetHeaderLength(payloadLength), payloadLength);
+        }
+#endif
     }
 
     private void WriteHeaderOnly(ReadOnlySpan<byte> header, long length)
@@ -375,6 +394,7 @@ public sealed class FrameWriter
                 }
 
                 _headerMemory = default;
+                _owner.RecordWritten(length);
             }
             else
             {

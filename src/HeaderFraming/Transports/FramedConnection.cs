@@ -68,6 +68,9 @@ public sealed partial class FramedConnection
         _transport = transport;
         _reader = new FrameReader(input, codec, options.Reader);
         _writer = new FrameWriter(output, codec);
+#if NET
+        FramingMetrics.ConnectionOpened();
+#endif
     }
 
     /// <summary>Bytes accepted by sends but not yet handed to the stream (tests of the backpressure bound; .NET 8+ only).</summary>
@@ -409,6 +412,10 @@ public sealed partial class FramedConnection
         {
             return;
         }
+
+#if NET
+        FramingMetrics.ConnectionClosed();
+#endif
 
         lock (_sendLock)
         {

@@ -1,0 +1,22 @@
+namespace HeaderFraming;
+
+/// <summary>
+/// The name of the <see cref="System.Diagnostics.Metrics.Meter"/> HeaderFraming publishes on .NET 8 and later (netstandard2.0
+/// publishes none). Nothing is recorded unless something listens (<c>dotnet-counters</c>, OpenTelemetry's
+/// <c>AddMeter(FramingMeter.Name)</c>, a <see cref="System.Diagnostics.Metrics.MeterListener"/>).
+/// </summary>
+/// <remarks>
+/// <list type="table">
+/// <listheader><term>instrument</term><description>meaning</description></listheader>
+/// <item><term><c>headerframing.frames.read</c>, <c>headerframing.frames.written</c></term><description>counters of frames, <c>{frame}</c></description></item>
+/// <item><term><c>headerframing.bytes.read</c>, <c>headerframing.bytes.written</c></term><description>counters of frame bytes, headers included, <c>By</c></description></item>
+/// <item><term><c>headerframing.frame.size</c></term><description>histogram of payload sizes, <c>By</c>, tagged <c>headerframing.direction</c> = <c>read</c> | <c>write</c></description></item>
+/// <item><term><c>headerframing.errors</c></term><description>counter tagged <c>error.type</c> = <c>too_large</c> | <c>malformed</c> | <c>truncated</c> | <c>timeout</c></description></item>
+/// <item><term><c>headerframing.active_connections</c></term><description>up-down counter of open <see cref="FramedConnection"/>s</description></item>
+/// </list>
+/// </remarks>
+public static class FramingMeter
+{
+    /// <summary>The meter's name: <c>HeaderFraming</c>.</summary>
+    public const string Name = "HeaderFraming";
+}
