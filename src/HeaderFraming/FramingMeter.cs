@@ -1,9 +1,9 @@
 namespace HeaderFraming;
 
 /// <summary>
-/// The name of the <see cref="System.Diagnostics.Metrics.Meter"/> HeaderFraming publishes on .NET 8 and later (netstandard2.0
+/// The name of the <c>System.Diagnostics.Metrics.Meter</c> HeaderFraming publishes on .NET 8 and later (netstandard2.0
 /// publishes none). Nothing is recorded unless something listens (<c>dotnet-counters</c>, OpenTelemetry's
-/// <c>AddMeter(FramingMeter.Name)</c>, a <see cref="System.Diagnostics.Metrics.MeterListener"/>).
+/// <c>AddMeter(FramingMeter.Name)</c>, a <c>MeterListener</c>).
 /// </summary>
 /// <remarks>
 /// <list type="table">
