@@ -45,8 +45,8 @@ try
         case "demo":
         {
             // Server and client in one process on a free loopback port; the welcome message and three time messages.
-            await using var server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.5), Console.Out);
-            int received = await TimeStreamClient.RunAsync("127.0.0.1", server.Port, 4, Console.Out, stop.Token);
+            await using var server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.5), new PrefixWriter("server> ", Console.Out));
+            int received = await TimeStreamClient.RunAsync("127.0.0.1", server.Port, 4, new PrefixWriter("client> ", Console.Out), stop.Token);
             return received == 4 ? 0 : 1;
         }
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -8,8 +9,8 @@ using HeaderFraming.Serialization;
 namespace TimeStream;
 
 /// <summary>
-/// The seed tutorial's streaming server on HeaderFraming: each client gets "Welcome to the server!" on connect, then
-/// "The time is &lt;Unix time&gt;" every interval — all clients concurrently.
+/// The seed tutorial's streaming server on HeaderFraming: each client gets "Welcome to the server!" on connect, then every
+/// interval one "The time is &lt;Unix time&gt;" message is sent to all connected clients concurrently.
 /// </summary>
 public sealed class TimeStreamServer : IAsyncDisposable
 {
@@ -17,15 +18,16 @@ public sealed class TimeStreamServer : IAsyncDisposable
     private readonly TimeSpan _interval;
     private readonly TextWriter _log;
     private readonly CancellationTokenSource _stop = new();
-    private readonly List<Task> _clients = new();
-    private readonly object _lock = new();
+    private readonly ConcurrentDictionary<FramedConnection, EndPoint?> _clients = new();
     private Task _acceptLoop = Task.CompletedTask;
+    private Task _broadcastLoop = Task.CompletedTask;
+    private int _messagesSent;
 
     private TimeStreamServer(IPAddress address, int port, TimeSpan interval, TextWriter log)
     {
         _listener = new TcpListener(address, port);
         _interval = interval;
-        _log = log;
+        _log = TextWriter.Synchronized(log);
     }
 
     /// <summary>The port the server listens on (useful when started on port 0).</summary>
@@ -34,13 +36,12 @@ public sealed class TimeStreamServer : IAsyncDisposable
     /// <summary>How many messages the server has sent, all clients together.</summary>
     public int MessagesSent => Volatile.Read(ref _messagesSent);
 
-    private int _messagesSent;
-
     public static TimeStreamServer Start(IPAddress address, int port, TimeSpan interval, TextWriter log)
     {
         var server = new TimeStreamServer(address, port, interval, log);
         server._listener.Start();
         server._acceptLoop = server.AcceptLoopAsync();
+        server._broadcastLoop = server.BroadcastLoopAsync();
         return server;
     }
 
@@ -56,21 +57,18 @@ public sealed class TimeStreamServer : IAsyncDisposable
     {
         _stop.Cancel();
         _listener.Stop();
-        try
+        foreach (Task loop in new[] { _acceptLoop, _broadcastLoop })
         {
-            await _acceptLoop.ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        Task[] clients;
-        lock (_lock)
-        {
-            clients = _clients.ToArray();
+            try
+            {
+                await loop.ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
         }
 
-        await Task.WhenAll(clients).ConfigureAwait(false);
+        await Task.WhenAll(_clients.Keys.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
         _stop.Dispose();
     }
 
@@ -80,35 +78,52 @@ public sealed class TimeStreamServer : IAsyncDisposable
         {
             Socket socket = await _listener.AcceptSocketAsync(_stop.Token).ConfigureAwait(false);
             socket.NoDelay = true;
-            _log.WriteLine($"Connection from {socket.RemoteEndPoint} has been established.");
-            lock (_lock)
+            EndPoint? remote = socket.RemoteEndPoint;
+            _log.WriteLine($"Connection from {remote} has been established.");
+            FramedConnection connection = FramedConnection.Create(socket, AsciiDecimalCodec.Default);
+            if (await TrySendAsync(connection, remote, "Welcome to the server!").ConfigureAwait(false))
             {
-                _clients.Add(ServeAsync(socket));
+                _clients[connection] = remote;
             }
         }
     }
 
-    private async Task ServeAsync(Socket socket)
+    private async Task BroadcastLoopAsync()
     {
-        EndPoint? remote = socket.RemoteEndPoint;
-        await using FramedConnection connection = FramedConnection.Create(socket, AsciiDecimalCodec.Default);
+        using var timer = new PeriodicTimer(_interval);
+        while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+        {
+            string message = TimeMessage(DateTimeOffset.UtcNow);
+            if (_clients.IsEmpty)
+            {
+                continue;
+            }
+
+            // As the seed's server does, print what goes on the wire: the 10-byte header, then the message.
+            _log.WriteLine($"{System.Text.Encoding.UTF8.GetByteCount(message),-10}{message}");
+            await Task.WhenAll(_clients.Select(async client =>
+            {
+                if (!await TrySendAsync(client.Key, client.Value, message).ConfigureAwait(false))
+                {
+                    _clients.TryRemove(client.Key, out _);
+                }
+            })).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<bool> TrySendAsync(FramedConnection connection, EndPoint? remote, string message)
+    {
         try
         {
-            await connection.SendAsync("Welcome to the server!", Utf8TextSerializer.Instance, _stop.Token).ConfigureAwait(false);
+            await connection.SendAsync(message, Utf8TextSerializer.Instance, _stop.Token).ConfigureAwait(false);
             Interlocked.Increment(ref _messagesSent);
-            using var timer = new PeriodicTimer(_interval);
-            while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
-            {
-                await connection.SendAsync(TimeMessage(DateTimeOffset.UtcNow), Utf8TextSerializer.Instance, _stop.Token).ConfigureAwait(false);
-                Interlocked.Increment(ref _messagesSent);
-            }
-        }
-        catch (OperationCanceledException)
-        {
+            return true;
         }
         catch (IOException ex)
         {
-            _log.WriteLine($"Connection from {remote} closed: {ex.Message}");
+            _log.WriteLine($"Connection from {remote} closed: {ex.InnerException?.Message ?? ex.Message}");
+            await connection.DisposeAsync().ConfigureAwait(false);
+            return false;
         }
     }
 }
