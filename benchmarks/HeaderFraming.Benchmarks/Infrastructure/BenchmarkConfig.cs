@@ -23,7 +23,7 @@ public sealed class PerFrameConfig : ManualConfig
     }
 }
 
-/// <summary>The quick mode: one launch, 3 warmups and 5 iterations of 200 ms per case (~6 minutes for the suite on 2 cores).
+/// <summary>The quick mode: one launch, 3 warmups and 5 iterations of 200 ms per case (~5 minutes for the suite on 2 cores).
 /// More short iterations rather than fewer long ones, so that a burst of load from a neighbour is an outlier BenchmarkDotNet
 /// can drop rather than a third of the sample.</summary>
 public static class QuickJob
