@@ -169,6 +169,15 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
     [Benchmark]
     public Task<long> FrameReader_StreamPipe() => ReadAllAsync(StreamReader(_uint32), _uint32, batch: true, nameof(FrameReader_StreamPipe));
 
+    /// <summary>HeaderFraming's fastest loop: contiguous frames drained as spans (TryReadFrame(out header, out payload)),
+    /// frames split across buffers and the waits through ReadFrameAsync (the README's batching pattern).</summary>
+    [Benchmark]
+    public Task<long> FrameReader_StreamPipe_Spans() => ReadAllAsync(StreamReader(_uint32), _uint32, batch: true, nameof(FrameReader_StreamPipe_Spans), spans: true);
+
+    /// <summary>The span loop with the seed's 10-byte ASCII header.</summary>
+    [Benchmark]
+    public Task<long> FrameReader_StreamPipe_Spans_Ascii10() => ReadAllAsync(StreamReader(_ascii), _ascii, batch: true, nameof(FrameReader_StreamPipe_Spans_Ascii10), spans: true);
+
     /// <summary>The same, awaiting ReadFrameAsync for every frame (the simplest loop; completes synchronously when buffered).</summary>
     [Benchmark]
     public Task<long> FrameReader_StreamPipe_AwaitEach() => ReadAllAsync(StreamReader(_uint32), _uint32, batch: false, nameof(FrameReader_StreamPipe_AwaitEach));
@@ -207,7 +216,7 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
     private static PipeReader StreamReader(Workload workload)
         => PipeReader.Create(new MemoryStream(workload.Buffer, writable: false), new StreamPipeReaderOptions(bufferSize: ChunkSize));
 
-    private static async Task<long> ReadAllAsync(PipeReader pipeReader, Workload workload, bool batch, string name)
+    private static async Task<long> ReadAllAsync(PipeReader pipeReader, Workload workload, bool batch, string name, bool spans = false)
     {
         var reader = new FrameReader(pipeReader, workload.Codec);
         long frames = 0;
@@ -216,7 +225,7 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
         {
             if (batch)
             {
-                (long batchFrames, long batchSum) = DrainBuffered(reader);
+                (long batchFrames, long batchSum) = spans ? DrainBufferedSpans(reader) : DrainBuffered(reader);
                 frames += batchFrames;
                 sum += batchSum;
             }
@@ -234,6 +243,20 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
         reader.Complete();
         Check.Frames(name, frames, sum, workload);
         return sum;
+    }
+
+    /// <summary>Every contiguous frame already buffered, as spans.</summary>
+    private static (long Frames, long Sum) DrainBufferedSpans(FrameReader reader)
+    {
+        long frames = 0;
+        long sum = 0;
+        while (reader.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload))
+        {
+            sum += Check.Touch(payload);
+            frames++;
+        }
+
+        return (frames, sum);
     }
 
     /// <summary>Every frame already buffered, synchronously (no async state machine per frame).</summary>

@@ -5,7 +5,7 @@ namespace HeaderFraming;
 /// <summary>One frame: its header and its payload, as slices of the pipe's own buffers (nothing is copied).</summary>
 /// <remarks>
 /// <para><b>Lifetime:</b> the memory behind <see cref="Header"/> and <see cref="Payload"/> belongs to the pipe. It stays valid
-/// until the next call to <see cref="FrameReader.ReadFrameAsync"/> or <see cref="FrameReader.TryReadFrame"/> (or until the reader
+/// until the next call to <see cref="FrameReader.ReadFrameAsync"/> or <see cref="FrameReader.TryReadFrame(out Frame)"/> (or until the reader
 /// is completed). Copy what you need to keep (<c>frame.Payload.ToArray()</c>) before reading again.</para>
 /// </remarks>
 public readonly struct Frame

@@ -16,7 +16,7 @@ namespace HeaderFraming;
 /// nothing is copied and nothing is allocated per frame.
 /// </summary>
 /// <remarks>
-/// <para><b>Lifetime:</b> a frame is valid until the next call to <see cref="ReadFrameAsync"/> or <see cref="TryReadFrame"/>.</para>
+/// <para><b>Lifetime:</b> a frame is valid until the next call to <see cref="ReadFrameAsync"/> or <see cref="TryReadFrame(out Frame)"/>.</para>
 /// <para>The reader decodes every complete frame already buffered before it asks the pipe for more, so
 /// <see cref="ReadFrameAsync"/> completes synchronously whenever a frame is waiting. It parses each header once, checks
 /// <see cref="FrameReaderOptions.MaxFrameLength"/> before buffering any payload, and tells the pipe it examined everything it
@@ -44,7 +44,8 @@ public sealed class FrameReader
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _frameTimeout;
 
-    // The buffer of the last ReadResult; valid while _hasBuffer. _position is where the next frame starts in it.
+    // The buffer of the last ReadResult; valid while _hasBuffer. The next frame starts at (_segment, _segmentIndex) for a
+    // segment-based buffer, else at _position.
     private ReadOnlySequence<byte> _buffer;
     private SequencePosition _position;
     private bool _hasBuffer;
@@ -127,34 +128,110 @@ public sealed class FrameReader
     public bool TryReadFrame(out Frame frame)
     {
         ReadOnlySequenceSegment<byte>? segment = _segment;
-        if (segment != null && _pendingHeaderLength < 0)
+        if (segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
         {
-            int index = _segmentIndex;
-            ReadOnlySpan<byte> span = _segmentArray != null
-                ? new ReadOnlySpan<byte>(_segmentArray, _segmentArrayOffset + index, _segmentEnd - index)
-                : _segmentMemory.Span.Slice(index, _segmentEnd - index);
+            int payloadStart = index + headerLength;
+            int end = payloadStart + payloadLength;
+            frame = new Frame(
+                new ReadOnlySequence<byte>(segment, index, segment, payloadStart),
+                new ReadOnlySequence<byte>(segment, payloadStart, segment, end),
+                _offset - (end - index));
+            return true;
+        }
 
+        return TryReadFrameSlow(out frame);
+    }
+
+    /// <summary>
+    /// The fastest way to drain buffered frames: returns the next frame as two spans when it is already buffered in one
+    /// contiguous block of the pipe's memory, which is almost every frame smaller than a pipe segment. Returns
+    /// <see langword="false"/> when no complete frame is buffered <i>or</i> the next frame is split across two buffers; then
+    /// <see cref="ReadFrameAsync"/> (or <see cref="TryReadFrame(out Frame)"/>) returns it, since they handle every frame.
+    /// </summary>
+    /// <param name="header">The header bytes, valid until the next read.</param>
+    /// <param name="payload">The payload bytes, valid until the next read.</param>
+    /// <returns><see langword="true"/> if a frame was returned.</returns>
+    /// <remarks>
+    /// <example>
+    /// <code>
+    /// while (true)
+    /// {
+    ///     while (reader.TryReadFrame(out ReadOnlySpan&lt;byte&gt; header, out ReadOnlySpan&lt;byte&gt; payload))
+    ///         Handle(payload);                                   // contiguous frames: no struct, no sequence
+    ///     FrameReadResult result = await reader.ReadFrameAsync(); // split frames, and waiting for more bytes
+    ///     if (result.IsCompleted) break;
+    ///     Handle(result.Frame.Payload);
+    /// }
+    /// </code>
+    /// </example>
+    /// </remarks>
+    /// <exception cref="FrameFormatException">A header is malformed.</exception>
+    /// <exception cref="FrameTooLargeException">A header declares more than <see cref="FrameReaderOptions.MaxFrameLength"/>.</exception>
+    public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
+    {
+        if (_segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
+        {
+            ReadOnlySpan<byte> span = CurrentSegmentSpan();
+            header = span.Slice(index, headerLength);
+            payload = span.Slice(index + headerLength, payloadLength);
+            return true;
+        }
+
+        if (_segment == null && TryReadFrameSlow(out Frame frame))
+        {
+            // Not a segment-based buffer (a custom PipeReader's array or memory): one block, so always contiguous.
+            Debug.Assert(frame.Header.IsSingleSegment && frame.Payload.IsSingleSegment);
+#if NET
+            header = frame.Header.FirstSpan;
+            payload = frame.Payload.FirstSpan;
+#else
+            header = frame.Header.First.Span;
+            payload = frame.Payload.First.Span;
+#endif
+            return true;
+        }
+
+        header = default;
+        payload = default;
+        return false;
+    }
+
+    /// <summary>
+    /// Decodes the next frame if it lies whole in the current segment, and moves past it. The hot path: one span, one codec
+    /// call, no sequence arithmetic.
+    /// </summary>
+    private bool TryDecodeContiguous(out int index, out int headerLength, out int payloadLength)
+    {
+        Debug.Assert(_segment != null);
+        index = _segmentIndex;
+        if (_pendingHeaderLength < 0)
+        {
+            ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
             try
             {
-                if (_codec.TryReadHeader(span, out int headerLength, out long payloadLength)
-                    && (ulong)payloadLength <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
+                if (_codec.TryReadHeader(span, out headerLength, out long payload))
                 {
-                    int payloadStart = index + headerLength;
-                    int end = payloadStart + (int)payloadLength;
-                    frame = new Frame(
-                        new ReadOnlySequence<byte>(segment, index, segment, payloadStart),
-                        new ReadOnlySequence<byte>(segment, payloadStart, segment, end),
-                        _offset);
-                    _segmentIndex = end;
-                    _position = new SequencePosition(segment, end);
-                    _offset += end - index;
-#if NET
-                    if (FramingMetrics.ReadEnabled)
+                    if ((ulong)payload <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
                     {
-                        FramingMetrics.FrameRead(headerLength, payloadLength);
-                    }
+                        payloadLength = (int)payload;
+                        int length = headerLength + payloadLength;
+                        _segmentIndex = index + length;
+                        _offset += length;
+#if NET
+                        if (FramingMetrics.ReadEnabled)
+                        {
+                            FramingMetrics.FrameRead(headerLength, payload);
+                        }
 #endif
-                    return true;
+                        return true;
+                    }
+
+                    if (payload <= _maxFrameLength)
+                    {
+                        // The payload runs past this segment: remember the header so it is parsed only once.
+                        _pendingHeaderLength = headerLength;
+                        _pendingPayloadLength = payload;
+                    }
                 }
             }
             catch (FrameException ex)
@@ -164,8 +241,20 @@ public sealed class FrameReader
             }
         }
 
-        return TryReadFrameSlow(out frame);
+        headerLength = 0;
+        payloadLength = 0;
+        return false;
     }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private ReadOnlySpan<byte> CurrentSegmentSpan()
+        => _segmentArray != null
+            ? new ReadOnlySpan<byte>(_segmentArray, _segmentArrayOffset, _segmentEnd)
+            : _segmentMemory.Span.Slice(0, _segmentEnd);
+
+    /// <summary>The position of the next frame in <see cref="_buffer"/>.</summary>
+    private SequencePosition CurrentPosition()
+        => _segment != null ? new SequencePosition(_segment, _segmentIndex) : _position;
 
 #if NET
     /// <summary>Reads every frame until the stream ends, as an async sequence.</summary>
@@ -199,9 +288,10 @@ public sealed class FrameReader
         DisposeTimer();
         if (_hasBuffer)
         {
+            SequencePosition consumed = CurrentPosition();
             _hasBuffer = false;
             _segment = null;
-            _reader.AdvanceTo(_position, _buffer.End);
+            _reader.AdvanceTo(consumed, _buffer.End);
         }
 
         _reader.Complete(exception);
@@ -218,7 +308,7 @@ public sealed class FrameReader
 
         try
         {
-            ReadOnlySequence<byte> remaining = _buffer.Slice(_position);
+            ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
             if (remaining.IsEmpty)
             {
                 return false;
@@ -269,6 +359,10 @@ public sealed class FrameReader
         }
     }
 
+#if NET
+    // Reuses the state machine box across awaits: no allocation per wait for bytes.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+#endif
     private async ValueTask<FrameReadResult> ReadFrameCoreAsync(CancellationToken cancellationToken)
     {
         while (true)
@@ -276,7 +370,7 @@ public sealed class FrameReader
             long buffered = 0;
             if (_hasBuffer)
             {
-                buffered = _buffer.Slice(_position).Length;
+                buffered = _buffer.Slice(CurrentPosition()).Length;
                 if (_isPipeCompleted)
                 {
                     return Finish(buffered);
@@ -284,9 +378,10 @@ public sealed class FrameReader
 
                 // Everything buffered was examined and holds no complete frame: keep it (consumed = next frame's start)
                 // and ask the pipe to wake us only when new bytes arrive.
+                SequencePosition consumed = CurrentPosition();
                 _hasBuffer = false;
                 _segment = null;
-                _reader.AdvanceTo(_position, _buffer.End);
+                _reader.AdvanceTo(consumed, _buffer.End);
             }
 
             long deadline = _idleTimeoutTicks == 0 && _frameTimeoutTicks == 0 ? 0 : ArmTimer(buffered);
@@ -334,7 +429,7 @@ public sealed class FrameReader
             return FrameReadResult.Completed;
         }
 
-        ReadOnlySequence<byte> remaining = _buffer.Slice(_position);
+        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
         long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength;
         var ex = new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength));
         Fault(ex);
@@ -399,7 +494,12 @@ public sealed class FrameReader
 #endif
 
         _fault ??= ExceptionDispatchInfo.Capture(ex);
-        _segment = null;
+        if (_segment != null)
+        {
+            _position = CurrentPosition();
+            _segment = null;
+        }
+
         DisposeTimer();
     }
 
@@ -448,7 +548,7 @@ public sealed class FrameReader
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowTimeout(long bufferedBeforeWait)
     {
-        long buffered = _buffer.Slice(_position).Length;
+        long buffered = _buffer.Slice(CurrentPosition()).Length;
         Exception ex = bufferedBeforeWait == 0 && _frameStartTimestamp == 0
             ? new FrameTimeoutException(true, _idleTimeout, _offset, 0)
             : new FrameTimeoutException(false, _frameTimeout, _offset, buffered);

@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Diagnostics;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Threading;
 using System.Threading.Tasks;
 using HeaderFraming.Internal;
@@ -29,6 +30,8 @@ public sealed class FrameWriter
     private readonly PipeWriter _writer;
     private readonly IFrameCodec _codec;
     private readonly PayloadWriter _payloadWriter;
+    private readonly int _fixedHeaderLength;
+    private readonly bool _headerNeedsClearing;
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -38,6 +41,16 @@ public sealed class FrameWriter
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         _payloadWriter = new PayloadWriter(this);
+        _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
+
+        // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
+        _headerNeedsClearing = codec switch
+        {
+            Codecs.AsciiDecimalCodec => false,
+            Codecs.VarintCodec => false,
+            Codecs.BinaryLengthCodec binary => binary.HeaderLength != binary.FieldWidth,
+            _ => true,
+        };
     }
 
     /// <summary>The header format.</summary>
@@ -182,14 +195,17 @@ public sealed class FrameWriter
     {
         ThrowIfFrameOpen();
         int length = payload.Length;
-        int headerLength = _codec.GetHeaderLength(length);
+        int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(length);
         Span<byte> destination = _writer.GetSpan(headerLength);
         if (destination.Length - headerLength >= length)
         {
             // One span for the whole frame: header then payload, one Advance.
             if (header.IsEmpty)
             {
-                destination.Slice(0, headerLength).Clear();
+                if (_headerNeedsClearing)
+                {
+                    destination.Slice(0, headerLength).Clear();
+                }
             }
             else
             {
@@ -253,7 +269,17 @@ public sealed class FrameWriter
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfFrameOpen()
+    {
+        if (_payloadWriter.IsOpenOrFaulted)
+        {
+            ThrowFrameOpenOrFaulted();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowFrameOpenOrFaulted()
     {
         if (_payloadWriter.IsFaulted)
         {
@@ -290,6 +316,8 @@ public sealed class FrameWriter
         public bool IsOpen => _isOpen;
 
         public bool IsFaulted => _faulted;
+
+        public bool IsOpenOrFaulted => _isOpen | _faulted;
 
         public void Begin(ReadOnlySpan<byte> header)
         {

@@ -187,6 +187,42 @@ public class FrameReaderTests
     }
 
     [Fact]
+    public async Task ContiguousFramesComeOutAsSpansOfThePipesMemoryAndSplitOnesThroughReadFrameAsync()
+    {
+        byte[] data = Encode(BinaryLengthCodec.UInt32BigEndian, [[1, 2, 3], [4, 5], [6, 7, 8, 9]]);
+        // The second frame straddles the segment boundary at byte 9.
+        var reader = new FrameReader(new ChunkedPipeReader(SegmentedSequence.Split(data, [9]), []), BinaryLengthCodec.UInt32BigEndian);
+        Assert.False(reader.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> _));
+        FrameReadResult first = await reader.ReadFrameAsync();
+        Assert.Equal(new byte[] { 1, 2, 3 }, first.Frame.Payload.ToArray());
+
+        Assert.False(reader.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> _));
+        FrameReadResult second = await reader.ReadFrameAsync();
+        Assert.False(second.Frame.Payload.IsSingleSegment && second.Frame.Header.IsSingleSegment);
+        Assert.Equal(new byte[] { 4, 5 }, second.Frame.Payload.ToArray());
+
+        Assert.True(reader.TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload));
+        Assert.Equal(new byte[] { 0, 0, 0, 4 }, header.ToArray());
+        Assert.Equal(new byte[] { 6, 7, 8, 9 }, payload.ToArray());
+        Assert.False(reader.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> _));
+        Assert.True((await reader.ReadFrameAsync()).IsCompleted);
+    }
+
+    [Fact]
+    public void SpanFramesPointIntoThePipesOwnMemory()
+    {
+        byte[] data = Encode(AsciiDecimalCodec.Default, [Ascii("zero"), Ascii("copy")]);
+        var pipeReader = new ChunkedPipeReader(SegmentedSequence.Create(data), []);
+        var reader = new FrameReader(pipeReader, AsciiDecimalCodec.Default);
+        Assert.True(reader.ReadFrameAsync().IsCompletedSuccessfully);
+        Assert.True(reader.TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload));
+        Assert.True(System.Runtime.CompilerServices.Unsafe.AreSame(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(payload), ref data[24]));
+        Assert.True(System.Runtime.CompilerServices.Unsafe.AreSame(
+            ref System.Runtime.InteropServices.MemoryMarshal.GetReference(header), ref data[14]));
+    }
+
+    [Fact]
     public async Task ZeroLengthPayloadsAreFrames()
     {
         byte[] data = Encode(AsciiDecimalCodec.Default, [[], [], Ascii("x")]);

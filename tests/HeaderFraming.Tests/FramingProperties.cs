@@ -25,6 +25,17 @@ public class FramingProperties
         });
 
     [Property(MaxTest = Cases)]
+    public Property TheSpanBatchingPatternDecodesTheSameFramesWhateverTheSplit() =>
+        Prop.ForAll(Generators.FramingArbitrary(), c =>
+        {
+            byte[] wire = Encode(c.Codec.Codec, c.Payloads);
+            ReadOnlySequence<byte> split = SegmentedSequence.Split(wire, c.Cuts);
+            (List<byte[]> decoded, _) = DecodeAllWithSpansAsync(new ChunkedPipeReader(split, c.Chunks), c.Codec.Codec, new FrameReaderOptions { MaxFrameLength = 100_000 })
+                .GetAwaiter().GetResult();
+            AssertSameFrames(c.Payloads, decoded);
+        });
+
+    [Property(MaxTest = Cases)]
     public Property FramesWrittenToARealPipeInRandomChunksByAConcurrentWriterDecodeInOrder() =>
         Prop.ForAll(Generators.FramingArbitrary(), c =>
         {

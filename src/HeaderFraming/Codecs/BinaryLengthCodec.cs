@@ -235,18 +235,48 @@ public sealed class BinaryLengthCodec : IFrameCodec
         ulong value = (ulong)field;
         if (_endianness == Endianness.BigEndian)
         {
-            for (int i = _fieldWidth - 1; i >= 0; i--)
+            switch (_fieldWidth)
             {
-                span[i] = (byte)value;
-                value >>= 8;
+                case 4:
+                    BinaryPrimitives.WriteUInt32BigEndian(span, (uint)value);
+                    break;
+                case 2:
+                    BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)value);
+                    break;
+                case 8:
+                    BinaryPrimitives.WriteUInt64BigEndian(span, value);
+                    break;
+                default:
+                    for (int i = _fieldWidth - 1; i >= 0; i--)
+                    {
+                        span[i] = (byte)value;
+                        value >>= 8;
+                    }
+
+                    break;
             }
         }
         else
         {
-            for (int i = 0; i < _fieldWidth; i++)
+            switch (_fieldWidth)
             {
-                span[i] = (byte)value;
-                value >>= 8;
+                case 4:
+                    BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)value);
+                    break;
+                case 2:
+                    BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)value);
+                    break;
+                case 8:
+                    BinaryPrimitives.WriteUInt64LittleEndian(span, value);
+                    break;
+                default:
+                    for (int i = 0; i < _fieldWidth; i++)
+                    {
+                        span[i] = (byte)value;
+                        value >>= 8;
+                    }
+
+                    break;
             }
         }
 

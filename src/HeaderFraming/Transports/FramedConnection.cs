@@ -224,7 +224,7 @@ public sealed partial class FramedConnection
         return AwaitReadAsync(read);
     }
 
-    /// <summary>Returns the next frame if it is already buffered, without waiting (see <see cref="FrameReader.TryReadFrame"/>).</summary>
+    /// <summary>Returns the next frame if it is already buffered, without waiting (see <see cref="FrameReader.TryReadFrame(out Frame)"/>).</summary>
     /// <param name="frame">The frame, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
     public bool TryReadFrame(out Frame frame) => _reader.TryReadFrame(out frame);

@@ -44,6 +44,38 @@ public static class FrameTestKit
         }
     }
 
+    /// <summary>Decodes with the batching pattern: contiguous frames as spans, the rest through ReadFrameAsync.</summary>
+    public static async Task<(List<byte[]> Payloads, int AsSpans)> DecodeAllWithSpansAsync(PipeReader reader, IFrameCodec codec, FrameReaderOptions? options = null)
+    {
+        var frameReader = new FrameReader(reader, codec, options);
+        var payloads = new List<byte[]>();
+        int asSpans = 0;
+        while (true)
+        {
+            asSpans += Drain(frameReader, payloads);
+            FrameReadResult result = await frameReader.ReadFrameAsync();
+            if (result.IsCompleted)
+            {
+                return (payloads, asSpans);
+            }
+
+            payloads.Add(result.Frame.Payload.ToArray());
+        }
+
+        static int Drain(FrameReader frameReader, List<byte[]> payloads)
+        {
+            int count = 0;
+            while (frameReader.TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload))
+            {
+                Assert.Equal(frameReader.Codec.GetHeaderLength(payload.Length), header.Length);
+                payloads.Add(payload.ToArray());
+                count++;
+            }
+
+            return count;
+        }
+    }
+
     public static List<byte[]> DecodeAll(ReadOnlySequence<byte> data, IFrameCodec codec, IEnumerable<int>? chunks = null, FrameReaderOptions? options = null)
         => DecodeAllAsync(new ChunkedPipeReader(data, chunks ?? Array.Empty<int>()), codec, options).GetAwaiter().GetResult();
 
