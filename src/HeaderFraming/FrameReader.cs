@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -44,6 +45,9 @@ public sealed class FrameReader
     private readonly TimeSpan _idleTimeout;
     private readonly TimeSpan _frameTimeout;
 
+    // 4 or 2 for a plain big-endian length prefix, decoded inline on the hot path; 0 for every other codec.
+    private readonly int _bigEndianPrefixWidth;
+
     // The buffer of the last ReadResult; valid while _hasBuffer. The next frame starts at (_segment, _segmentIndex) for a
     // segment-based buffer, else at _position.
     private ReadOnlySequence<byte> _buffer;
@@ -86,6 +90,10 @@ public sealed class FrameReader
         _idleTimeout = options.IdleTimeout;
         _frameTimeout = options.FrameTimeout;
         _idleTimeoutTicks = ToStopwatchTicks(options.IdleTimeout);
+        _bigEndianPrefixWidth = codec is Codecs.BinaryLengthCodec { FieldOffset: 0, LengthAdjustment: 0, LengthIncludesHeader: false, Endianness: Codecs.Endianness.BigEndian } binary
+            && binary.HeaderLength == binary.FieldWidth && (binary.FieldWidth == 4 || binary.FieldWidth == 2)
+            ? binary.FieldWidth
+            : 0;
         _frameTimeoutTicks = ToStopwatchTicks(options.FrameTimeout);
     }
 
@@ -200,6 +208,7 @@ public sealed class FrameReader
     /// Decodes the next frame if it lies whole in the current segment, and moves past it. The hot path: one span, one codec
     /// call, no sequence arithmetic.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryDecodeContiguous(out int index, out int headerLength, out int payloadLength)
     {
         Debug.Assert(_segment != null);
@@ -207,43 +216,70 @@ public sealed class FrameReader
         if (_pendingHeaderLength < 0)
         {
             ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
-            try
+            long payload;
+            bool decoded;
+            if (_bigEndianPrefixWidth == 4)
             {
-                if (_codec.TryReadHeader(span, out headerLength, out long payload))
-                {
-                    if ((ulong)payload <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
-                    {
-                        payloadLength = (int)payload;
-                        int length = headerLength + payloadLength;
-                        _segmentIndex = index + length;
-                        _offset += length;
-#if NET
-                        if (FramingMetrics.ReadEnabled)
-                        {
-                            FramingMetrics.FrameRead(headerLength, payload);
-                        }
-#endif
-                        return true;
-                    }
-
-                    if (payload <= _maxFrameLength)
-                    {
-                        // The payload runs past this segment: remember the header so it is parsed only once.
-                        _pendingHeaderLength = headerLength;
-                        _pendingPayloadLength = payload;
-                    }
-                }
+                // BinaryLengthCodec.UInt32BigEndian (Kafka, Thrift) decoded inline: it cannot be malformed.
+                decoded = span.Length >= 4;
+                headerLength = 4;
+                payload = decoded ? BinaryPrimitives.ReadUInt32BigEndian(span) : 0;
             }
-            catch (FrameException ex)
+            else if (_bigEndianPrefixWidth == 2)
             {
-                Fault(ex);
-                throw;
+                // BinaryLengthCodec.UInt16BigEndian (DNS over TCP), likewise.
+                decoded = span.Length >= 2;
+                headerLength = 2;
+                payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
+            }
+            else
+            {
+                decoded = TryReadHeaderChecked(span, out headerLength, out payload);
+            }
+
+            if (decoded)
+            {
+                if ((ulong)payload <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
+                {
+                    payloadLength = (int)payload;
+                    int length = headerLength + payloadLength;
+                    _segmentIndex = index + length;
+                    _offset += length;
+#if NET
+                    if (FramingMetrics.ReadEnabled)
+                    {
+                        FramingMetrics.FrameRead(headerLength, payload);
+                    }
+#endif
+                    return true;
+                }
+
+                if (payload <= _maxFrameLength)
+                {
+                    // The payload runs past this segment: remember the header so it is parsed only once.
+                    _pendingHeaderLength = headerLength;
+                    _pendingPayloadLength = payload;
+                }
             }
         }
 
         headerLength = 0;
         payloadLength = 0;
         return false;
+    }
+
+    /// <summary>The codec's decode, with a malformed header faulting the reader (kept out of the inlined fast path).</summary>
+    private bool TryReadHeaderChecked(ReadOnlySpan<byte> span, out int headerLength, out long payloadLength)
+    {
+        try
+        {
+            return _codec.TryReadHeader(span, out headerLength, out payloadLength);
+        }
+        catch (FrameException ex)
+        {
+            Fault(ex);
+            throw;
+        }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

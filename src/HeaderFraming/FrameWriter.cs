@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -32,6 +33,7 @@ public sealed class FrameWriter
     private readonly PayloadWriter _payloadWriter;
     private readonly int _fixedHeaderLength;
     private readonly bool _headerNeedsClearing;
+    private readonly int _bigEndianPrefixWidth;
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -42,6 +44,9 @@ public sealed class FrameWriter
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         _payloadWriter = new PayloadWriter(this);
         _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
+        _bigEndianPrefixWidth = codec is Codecs.BinaryLengthCodec { FieldOffset: 0, FieldWidth: 4, LengthAdjustment: 0, LengthIncludesHeader: false, Endianness: Codecs.Endianness.BigEndian, HeaderLength: 4 }
+            ? 4
+            : 0;
 
         // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
         _headerNeedsClearing = codec switch
@@ -212,7 +217,16 @@ public sealed class FrameWriter
                 header.CopyTo(destination);
             }
 
-            _codec.WriteHeader(length, destination);
+            if (_bigEndianPrefixWidth == 4)
+            {
+                // BinaryLengthCodec.UInt32BigEndian written inline: any int length fits.
+                BinaryPrimitives.WriteUInt32BigEndian(destination, (uint)length);
+            }
+            else
+            {
+                _codec.WriteHeader(length, destination);
+            }
+
             payload.CopyTo(destination.Slice(headerLength));
             _writer.Advance(headerLength + length);
 #if NET

@@ -150,26 +150,26 @@ public sealed class AsciiDecimalCodec : IFrameCodec
         }
 
         Span<byte> header = destination.Slice(0, _width);
-        int digits = CountDigits((ulong)payloadLength);
+        ulong value = (ulong)payloadLength;
+        int digits = CountDigits(value);
         int digitsStart = _alignment == AsciiAlignment.Left ? 0 : _width - digits;
-        byte pad = _alignment == AsciiAlignment.ZeroPadded ? (byte)'0' : (byte)' ';
         if (_alignment == AsciiAlignment.Left)
         {
-            header.Slice(digits).Fill(pad);
+            header.Slice(digits).Fill((byte)' ');
         }
         else
         {
-            header.Slice(0, digitsStart).Fill(pad);
+            header.Slice(0, digitsStart).Fill(_alignment == AsciiAlignment.ZeroPadded ? (byte)'0' : (byte)' ');
         }
 
-        ulong value = (ulong)payloadLength;
-        for (int i = digitsStart + digits - 1; i >= digitsStart; i--)
+        for (int i = digitsStart + digits - 1; i > digitsStart; i--)
         {
             ulong quotient = value / 10;
             header[i] = (byte)('0' + (int)(value - (quotient * 10)));
             value = quotient;
         }
 
+        header[digitsStart] = (byte)('0' + (int)value);
         return _width;
     }
 
@@ -280,10 +280,16 @@ public sealed class AsciiDecimalCodec : IFrameCodec
     private static int CountDigits(ulong value)
     {
         int digits = 1;
-        while (value >= 10)
+        ulong bound = 10;
+        while (value >= bound && digits < 20)
         {
-            value /= 10;
             digits++;
+            if (bound > ulong.MaxValue / 10)
+            {
+                break;
+            }
+
+            bound *= 10;
         }
 
         return digits;
