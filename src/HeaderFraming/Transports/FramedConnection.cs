@@ -229,6 +229,14 @@ public sealed partial class FramedConnection
     /// <returns><see langword="true"/> if a frame was returned.</returns>
     public bool TryReadFrame(out Frame frame) => _reader.TryReadFrame(out frame);
 
+    /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
+    /// <see cref="FrameReader.TryReadFrame(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>: the fastest way to drain
+    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync"/>).</summary>
+    /// <param name="header">The header, valid until the next read.</param>
+    /// <param name="payload">The payload, valid until the next read.</param>
+    /// <returns><see langword="true"/> if a frame was returned.</returns>
+    public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload) => _reader.TryReadFrame(out header, out payload);
+
     /// <summary>Reads the next frame and deserializes its payload.</summary>
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="serializer">The payload format, e.g. <see cref="Utf8TextSerializer.Instance"/>.</param>

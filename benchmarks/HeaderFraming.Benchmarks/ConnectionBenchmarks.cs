@@ -1,0 +1,284 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using BenchmarkDotNet.Attributes;
+using HeaderFraming.Benchmarks.Infrastructure;
+using HeaderFraming.Codecs;
+
+namespace HeaderFraming.Benchmarks;
+
+/// <summary>
+/// FramedConnection end to end over loopback TCP, the ~16 MiB workload (4-byte big-endian prefix) per invocation, every
+/// frame received, counted and checksummed. Connections are made once per case. Rows:
+/// <list type="bullet">
+/// <item>RawSocket64KiB (baseline): 64 KiB sends and receives, no framing — the physical limit of this machine.</item>
+/// <item>SendPerFrame: one <c>Socket.Send</c> per frame (what a naive sender does), received by a FramedConnection.</item>
+/// <item>FramedConnection_ConcurrentSenders: 16 tasks calling <c>SendAsync</c> on one connection; flushes coalesce.</item>
+/// <item>FramedConnection_OneSender: one task awaiting <c>SendAsync</c> per frame.</item>
+/// <item>FramedConnection_Receive: 64 KiB raw sends received by a FramedConnection (64 KiB segments, the default), and the
+/// same with 4 KiB segments (the BCL's default size).</item>
+/// <item>StraightforwardPipelines_Receive: 64 KiB raw sends received by PipeReader.Create(NetworkStream) with one ReadAsync
+/// and AdvanceTo per frame.</item>
+/// </list>
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(PerFrameConfig))]
+public class ConnectionBenchmarks : IWholeBufferBenchmark
+{
+    private const int ChunkSize = 64 * 1024;
+    private const int Senders = 16;
+
+    private Workload _workload = null!;
+    private readonly List<IDisposable> _sockets = new();
+    private Socket _rawSender = null!;
+    private Socket _rawReceiver = null!;
+    private Socket _chunkSender = null!;
+    private FramedConnection _chunkReceiver = null!;
+    private Socket _chunkSender4K = null!;
+    private FramedConnection _chunkReceiver4K = null!;
+    private Socket _perFrameSender = null!;
+    private FramedConnection _perFrameReceiver = null!;
+    private FramedConnection _framedSender = null!;
+    private FramedConnection _framedReceiver = null!;
+    private Socket _straightSender = null!;
+    private NetworkStream _straightStream = null!;
+    private byte[] _receiveBuffer = null!;
+
+    [Params(16, 65536)]
+    public int PayloadSize { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _workload = Workload.Create(BinaryLengthCodec.UInt32BigEndian, PayloadSize);
+        _receiveBuffer = new byte[ChunkSize];
+        (_rawSender, _rawReceiver) = Pair();
+        (_chunkSender, Socket chunkReceiver) = Pair();
+        _chunkReceiver = FramedConnection.Create(chunkReceiver, _workload.Codec);
+        (_chunkSender4K, Socket chunkReceiver4K) = Pair();
+        _chunkReceiver4K = FramedConnection.Create(chunkReceiver4K, _workload.Codec, new FramedConnectionOptions { SegmentSize = 4096 });
+        (_perFrameSender, Socket perFrameReceiver) = Pair();
+        _perFrameReceiver = FramedConnection.Create(perFrameReceiver, _workload.Codec);
+        (Socket framedSender, Socket framedReceiver) = Pair();
+        _framedSender = FramedConnection.Create(framedSender, _workload.Codec);
+        _framedReceiver = FramedConnection.Create(framedReceiver, _workload.Codec);
+        (_straightSender, Socket straightReceiver) = Pair();
+        _straightStream = new NetworkStream(straightReceiver, ownsSocket: true);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (FramedConnection connection in new[] { _chunkReceiver, _chunkReceiver4K, _perFrameReceiver, _framedSender, _framedReceiver })
+        {
+            connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        _straightStream.Dispose();
+        foreach (IDisposable socket in _sockets)
+        {
+            socket.Dispose();
+        }
+    }
+
+    /// <summary>The physical limit: 64 KiB sends, 64 KiB receives, no framing (checks the byte count and the last byte).</summary>
+    [Benchmark(Baseline = true)]
+    public async Task<long> RawSocket64KiB()
+    {
+        Task sending = SendChunksAsync(_rawSender);
+        byte[] buffer = _workload.Buffer;
+        long received = 0;
+        byte last = 0;
+        while (received < buffer.Length)
+        {
+            int n = await _rawReceiver.ReceiveAsync(_receiveBuffer.AsMemory(0, (int)Math.Min(ChunkSize, buffer.Length - received)), SocketFlags.None);
+            if (n == 0)
+            {
+                throw new InvalidOperationException("The connection closed early.");
+            }
+
+            received += n;
+            last = _receiveBuffer[n - 1];
+        }
+
+        await sending;
+        if (received != buffer.Length || last != buffer[^1])
+        {
+            throw new InvalidOperationException($"{nameof(RawSocket64KiB)} received {received} bytes; expected {buffer.Length}.");
+        }
+
+        return received;
+    }
+
+    /// <summary>One Send() per frame, the rate that coalescing must beat; received by a FramedConnection.</summary>
+    [Benchmark]
+    public async Task<long> SendPerFrame()
+    {
+        Task sending = Task.Run(() =>
+        {
+            byte[] buffer = _workload.Buffer;
+            int start = 0;
+            foreach (int end in _workload.FrameEnds)
+            {
+                _perFrameSender.Send(buffer.AsSpan(start, end - start));
+                start = end;
+            }
+        });
+        long sum = await ReceiveAsync(_perFrameReceiver, nameof(SendPerFrame));
+        await sending;
+        return sum;
+    }
+
+    /// <summary>16 tasks share one FramedConnection and call SendAsync concurrently (flushes coalesce).</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_ConcurrentSenders()
+    {
+        Task[] senders = Enumerable.Range(0, Senders).Select(s => Task.Run(() => SendEveryNthAsync(s, Senders))).ToArray();
+        long sum = await ReceiveAsync(_framedReceiver, nameof(FramedConnection_ConcurrentSenders));
+        await Task.WhenAll(senders);
+        return sum;
+    }
+
+    /// <summary>One task awaits SendAsync for every frame.</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_OneSender()
+    {
+        Task sender = Task.Run(() => SendEveryNthAsync(0, 1));
+        long sum = await ReceiveAsync(_framedReceiver, nameof(FramedConnection_OneSender));
+        await sender;
+        return sum;
+    }
+
+    /// <summary>64 KiB raw sends received by a FramedConnection with 64 KiB segments (the default).</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_Receive()
+    {
+        Task sending = SendChunksAsync(_chunkSender);
+        long sum = await ReceiveAsync(_chunkReceiver, nameof(FramedConnection_Receive));
+        await sending;
+        return sum;
+    }
+
+    /// <summary>The same with 4 KiB segments, the BCL's default buffer size.</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_Receive_4KiBSegments()
+    {
+        Task sending = SendChunksAsync(_chunkSender4K);
+        long sum = await ReceiveAsync(_chunkReceiver4K, nameof(FramedConnection_Receive_4KiBSegments));
+        await sending;
+        return sum;
+    }
+
+    /// <summary>64 KiB raw sends received by the straightforward Pipelines loop (ReadAsync and AdvanceTo per frame).</summary>
+    [Benchmark]
+    public async Task<long> StraightforwardPipelines_Receive()
+    {
+        Task sending = SendChunksAsync(_straightSender);
+        PipeReader reader = PipeReader.Create(_straightStream, new StreamPipeReaderOptions(bufferSize: ChunkSize, leaveOpen: true));
+        long frames = 0;
+        long sum = 0;
+        while (frames < _workload.FrameCount)
+        {
+            ReadResult result = await reader.ReadAsync();
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            var sequenceReader = new SequenceReader<byte>(buffer);
+            if (sequenceReader.TryReadBigEndian(out int length) && sequenceReader.Remaining >= length)
+            {
+                ReadOnlySequence<byte> payload = buffer.Slice(sequenceReader.Position, length);
+                sum += Check.Touch(payload);
+                frames++;
+                reader.AdvanceTo(payload.End);
+                continue;
+            }
+
+            if (result.IsCompleted)
+            {
+                break;
+            }
+
+            reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+
+        await reader.CompleteAsync();
+        await sending;
+        Check.Frames(nameof(StraightforwardPipelines_Receive), frames, sum, _workload);
+        return sum;
+    }
+
+    private async Task SendEveryNthAsync(int first, int step)
+    {
+        byte[] buffer = _workload.Buffer;
+        int[] ends = _workload.FrameEnds;
+        for (int i = first; i < ends.Length; i += step)
+        {
+            int start = i == 0 ? 0 : ends[i - 1];
+            await _framedSender.SendAsync(buffer.AsMemory(start + 4, ends[i] - start - 4));
+        }
+    }
+
+    private Task SendChunksAsync(Socket sender) => Task.Run(() =>
+    {
+        byte[] buffer = _workload.Buffer;
+        for (int offset = 0; offset < buffer.Length; offset += ChunkSize)
+        {
+            sender.Send(buffer.AsSpan(offset, Math.Min(ChunkSize, buffer.Length - offset)));
+        }
+    });
+
+    /// <summary>Receives exactly the workload's frame count with the span loop (the connection stays open between invocations).</summary>
+    private async Task<long> ReceiveAsync(FramedConnection connection, string name)
+    {
+        long frames = 0;
+        long sum = 0;
+        long expected = _workload.FrameCount;
+        while (frames < expected)
+        {
+            (long drained, long drainedSum) = Drain(connection, expected - frames);
+            frames += drained;
+            sum += drainedSum;
+            if (frames == expected)
+            {
+                break;
+            }
+
+            FrameReadResult result = await connection.ReadFrameAsync();
+            if (!result.HasFrame)
+            {
+                break;
+            }
+
+            sum += Check.Touch(result.Frame.Payload);
+            frames++;
+        }
+
+        Check.Frames(name, frames, sum, _workload);
+        return sum;
+    }
+
+    private static (long Frames, long Sum) Drain(FramedConnection connection, long max)
+    {
+        long frames = 0;
+        long sum = 0;
+        while (frames < max && connection.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload))
+        {
+            sum += Check.Touch(payload);
+            frames++;
+        }
+
+        return (frames, sum);
+    }
+
+    private (Socket Sender, Socket Receiver) Pair()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        sender.Connect(listener.LocalEndPoint!);
+        Socket receiver = listener.Accept();
+        _sockets.Add(sender);
+        _sockets.Add(receiver);
+        return (sender, receiver);
+    }
+}
