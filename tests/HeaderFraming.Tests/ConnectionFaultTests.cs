@@ -161,6 +161,20 @@ public class ConnectionFaultTests
         Assert.True(stream.IsDisposed, "the stream was not disposed");
     }
 
+    [Fact]
+    public async Task CompleteSendingReportsAFailureToSendFramesThatWereAlreadyAccepted()
+    {
+        // The stream fails every write: the send is accepted (buffered) at once, and the failure comes after it returned.
+        // CompleteSendingAsync is the caller's last chance to learn that buffered frames never went out.
+        var fault = new IOException("the write side broke");
+        var stream = new ThrowingStream(ReadOnlyMemory<byte>.Empty, new EndOfStreamException("unused")) { WriteException = fault };
+        await using FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default);
+        await connection.SendAsync("lost"u8.ToArray()).AsTask().WaitAsync(s_limit);
+        IOException ex = await Assert.ThrowsAsync<IOException>(async () => await connection.CompleteSendingAsync().WaitAsync(s_limit));
+        Assert.Same(fault, ex.InnerException);
+        Assert.Empty(stream.Written);
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

@@ -368,6 +368,8 @@ public sealed partial class FramedConnection
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait (the shutdown goes on).</param>
     /// <returns>A task that completes when the send side is shut down.</returns>
+    /// <exception cref="IOException">Frames accepted earlier could not be sent, or the shutdown failed (the peer is gone or the
+    /// transport failed).</exception>
     public async Task CompleteSendingAsync(CancellationToken cancellationToken = default)
     {
         Task? pending;
@@ -397,6 +399,15 @@ public sealed partial class FramedConnection
         if (_transport != null)
         {
             await TaskHelpers.WaitAsync(_transport.SendLoop, cancellationToken).ConfigureAwait(false);
+
+            // The send loop records its fault instead of throwing it: frames accepted earlier may never have gone out.
+            if (_transport.SendFault is Exception fault)
+            {
+                lock (_sendLock)
+                {
+                    throw RecordSendFaultLocked(fault);
+                }
+            }
         }
     }
 
