@@ -40,15 +40,16 @@ public sealed class LoadTests(ITestOutputHelper output)
 
     private const long RetainedBound = 48L * 1024 * 1024;
 
-    /// <summary>The most the connections and the test may hold at once by design (see the remarks), plus 64 MiB for garbage
-    /// the GC has not collected yet.</summary>
+    /// <summary>The most the connections and the test may hold at once by design (see the remarks), plus 128 MiB for garbage
+    /// the GC has not collected yet (about 2.6 GB are allocated in all while 2 GB of payload go through).
+    /// Measured here: 450-500 MiB against about 830 MiB.</summary>
     private static long DesignBound(LoadRun.Settings settings, long baseline)
     {
         const long Segment = FramedConnectionOptions.DefaultSegmentSize;
         long inbound = (1024 * 1024) + (2 * Segment);
         long outbound = settings.MaxBufferedSendBytes + LoadRun.MaxPayloadLength + (2 * Segment);
         long test = (settings.WritersPerEnd + 1L) * LoadRun.MaxPayloadLength;
-        return baseline + (settings.Connections * 2L * (inbound + outbound + test)) + (64L * 1024 * 1024);
+        return baseline + (settings.Connections * 2L * (inbound + outbound + test)) + (128L * 1024 * 1024);
     }
 
     [Fact]

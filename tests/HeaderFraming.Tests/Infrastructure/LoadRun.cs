@@ -137,12 +137,21 @@ public static class LoadRun
         using var sampling = new CancellationTokenSource();
         Task sampler = Task.Run(async () =>
         {
+            TimeSpan nextProgress = TimeSpan.FromSeconds(10);
             while (!sampling.IsCancellationRequested)
             {
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(forceFullCollection: false));
                 foreach (End end in ends)
                 {
                     peakBuffered = Math.Max(peakBuffered, end.Connection.BufferedSendBytes);
+                }
+
+                if (settings.Duration != null && stopwatch.Elapsed >= nextProgress)
+                {
+                    // Progress of a long soak (the counters are read racily: an estimate).
+                    log(FormattableString.Invariant(
+                        $"{stopwatch.Elapsed.TotalSeconds:N0} s: {ends.Sum(e => e.Receiver.Frames):N0} frames, {ends.Sum(e => e.Receiver.PayloadBytes) / 1048576.0:N0} MiB, peak managed heap {peakManaged / 1048576.0:N0} MiB"));
+                    nextProgress += TimeSpan.FromSeconds(10);
                 }
 
                 try
