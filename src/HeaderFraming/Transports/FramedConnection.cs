@@ -304,7 +304,8 @@ public sealed partial class FramedConnection
     public void CancelPendingRead() => _reader.CancelPendingRead();
 
     /// <summary>Sends one frame. Safe to call from many tasks at once; see the remarks of <see cref="FramedConnection"/>.</summary>
-    /// <param name="payload">The payload; copied into the connection's buffers before this method returns its task.</param>
+    /// <param name="payload">The payload; copied into the connection's buffers by the time the returned task completes (at once
+    /// unless earlier frames are waiting for buffer space): do not change or return its memory before then.</param>
     /// <param name="cancellationToken">Cancels the wait for buffer space (backpressure). If the frame was already buffered it
     /// is still sent whole; otherwise nothing is written.</param>
     /// <returns>A task that completes when the frame is buffered and the send buffer is under its bound.</returns>
