@@ -315,7 +315,8 @@ public sealed partial class FramedConnection
     public void CancelPendingRead() => _reader.CancelPendingRead();
 
     /// <summary>Sends one frame. Safe to call from many tasks at once; see the remarks of <see cref="FramedConnection"/>.</summary>
-    /// <param name="payload">The payload; copied into the connection's buffers before this method returns its task.</param>
+    /// <param name="payload">The payload; copied into the connection's buffers by the time the returned task completes (at once
+    /// unless earlier frames are waiting for buffer space): do not change or return its memory before then.</param>
     /// <param name="cancellationToken">Cancels the wait for buffer space (backpressure). If the frame was already buffered it
     /// is still sent whole; otherwise nothing is written.</param>
     /// <returns>A task that completes when the frame is buffered and the send buffer is under its bound.</returns>
@@ -379,6 +380,8 @@ public sealed partial class FramedConnection
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait (the shutdown goes on).</param>
     /// <returns>A task that completes when the send side is shut down.</returns>
+    /// <exception cref="IOException">Frames accepted earlier could not be sent, or the shutdown failed (the peer is gone or the
+    /// transport failed).</exception>
     public async Task CompleteSendingAsync(CancellationToken cancellationToken = default)
     {
         Task? pending;
@@ -408,6 +411,15 @@ public sealed partial class FramedConnection
         if (_transport != null)
         {
             await TaskHelpers.WaitAsync(_transport.SendLoop, cancellationToken).ConfigureAwait(false);
+
+            // The send loop records its fault instead of throwing it: frames accepted earlier may never have gone out.
+            if (_transport.SendFault is Exception fault)
+            {
+                lock (_sendLock)
+                {
+                    throw RecordSendFaultLocked(fault);
+                }
+            }
         }
     }
 

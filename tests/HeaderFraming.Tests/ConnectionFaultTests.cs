@@ -1,0 +1,349 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using HeaderFraming.Codecs;
+using HeaderFraming.Tests.Infrastructure;
+
+namespace HeaderFraming.Tests;
+
+/// <summary>
+/// Faults seen through <see cref="FramedConnection"/>: a peer that goes away while we write, a stream that throws, a
+/// connection disposed under pending reads and sends, a slowloris in the payload. Every case must end with frames delivered
+/// up to the fault and a typed error, never a hang, and must release the socket or stream.
+/// </summary>
+public class ConnectionFaultTests
+{
+    /// <summary>Hang detection: every wait is bounded, so a bug fails instead of hanging.</summary>
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(30);
+
+    /// <summary>What DisposeAsync may take at most by design: 5 s to drain to a peer that does not read, 2 s for the loops.</summary>
+    private static readonly TimeSpan s_disposeBound = TimeSpan.FromSeconds(7 + 5);
+
+    [Theory]
+    [InlineData("close")]
+    [InlineData("reset")]
+    public async Task APeerGoingAwayWhileWeWriteFailsEverySenderWithAnIOException(string how)
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        FramedConnection connection = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, new FramedConnectionOptions { MaxBufferedSendBytes = 64 * 1024 });
+        int sent = 0;
+        Task<Exception>[] writers = Enumerable.Range(0, 4).Select(w => Task.Run(async () =>
+        {
+            var random = new Random(w);
+            try
+            {
+                for (int i = 0; ; i++)
+                {
+                    await connection.SendAsync(Checksummed.Create(w, i, random.Next(0, 4000), random)).AsTask().WaitAsync(s_limit);
+                    Interlocked.Increment(ref sent);
+                }
+            }
+            catch (Exception ex)
+            {
+                return ex;
+            }
+        })).ToArray();
+
+        // The peer reads a little, so that frames are in flight in both kernels and in our buffers, then goes away.
+        var sink = new byte[64 * 1024];
+        int received = 0;
+        while (received < 256 * 1024)
+        {
+            received += await server.ReceiveAsync(sink.AsMemory()).AsTask().WaitAsync(s_limit);
+        }
+
+        if (how == "reset")
+        {
+            Loopback.Reset(server);
+        }
+        else
+        {
+            server.Close();
+        }
+
+        Exception[] faults = await Task.WhenAll(writers).WaitAsync(s_limit);
+        Assert.All(faults, ex => Assert.IsType<IOException>(ex));
+        Assert.All(faults, ex => Assert.Contains("can no longer send", ex.Message, StringComparison.Ordinal));
+        Assert.True(sent > 0);
+
+        // A later send fails the same way at once, and disposing does not wait for the dead peer.
+        await Assert.ThrowsAsync<IOException>(async () => await connection.SendAsync(new byte[10]).AsTask().WaitAsync(s_limit));
+        var disposing = Stopwatch.StartNew();
+        await connection.DisposeAsync().AsTask().WaitAsync(s_limit);
+        Assert.True(disposing.Elapsed < s_disposeBound, $"DisposeAsync took {disposing.Elapsed}");
+        Assert.True(client.SafeHandle.IsClosed, "the socket was not closed");
+    }
+
+    public static TheoryData<string, bool> ReadFaults => new()
+    {
+        { "io", false },
+        { "io", true },
+        { "socket", false },
+        { "other", false },
+        { "other", true },
+    };
+
+    [Theory]
+    [MemberData(nameof(ReadFaults))]
+    public async Task AStreamThrowingFromReadAsyncBetweenFramesDeliversEarlierFramesThenAnIOException(string kind, bool synchronously)
+    {
+        Exception fault = kind switch
+        {
+            "io" => new IOException("the disk fell off"),
+            "socket" => new IOException("reset", new SocketException((int)SocketError.ConnectionReset)),
+            _ => new InvalidOperationException("a bug in the stream"),
+        };
+        byte[] input = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("one"), FrameTestKit.Ascii("two"), new byte[100]]);
+        var stream = new ThrowingStream(input, fault, synchronously);
+        FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default);
+        await using (connection)
+        {
+            Assert.Equal("one", await ReadTextAsync(connection));
+            Assert.Equal("two", await ReadTextAsync(connection));
+            Assert.Equal(100, (await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.Length);
+
+            IOException ex = await Assert.ThrowsAsync<IOException>(async () => await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            Assert.Same(fault, ex.InnerException);
+            Assert.Contains(fault.Message, ex.Message, StringComparison.Ordinal);
+
+            // The connection stays failed: the next read reports the same fault instead of waiting.
+            IOException again = await Assert.ThrowsAsync<IOException>(async () => await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            Assert.Same(fault, again.InnerException);
+
+            // Sending is independent of the failed receive side.
+            await connection.SendAsync("still here"u8.ToArray()).AsTask().WaitAsync(s_limit);
+            await connection.CompleteSendingAsync().WaitAsync(s_limit);
+            Assert.Equal("10        still here", Encoding.ASCII.GetString(stream.Written));
+        }
+
+        Assert.True(stream.IsDisposed, "the stream was not disposed");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AStreamThrowingFromReadAsyncInsideAFrameIsATruncationAfterEarlierFrames(bool synchronously)
+    {
+        byte[] whole = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("complete"), new byte[100]]);
+        var stream = new ThrowingStream(whole.AsMemory(0, whole.Length - 30), new IOException("the disk fell off"), synchronously);
+        await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default))
+        {
+            Assert.Equal("complete", await ReadTextAsync(connection));
+            var ex = await Assert.ThrowsAsync<FrameTruncatedException>(async () => await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            Assert.Equal((80L, 110L, 18L), (ex.ReceivedBytes, ex.ExpectedBytes, ex.StreamOffset));
+            Assert.Same(ex, await Assert.ThrowsAsync<FrameTruncatedException>(async () => await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)));
+        }
+
+        Assert.True(stream.IsDisposed, "the stream was not disposed");
+    }
+
+    [Fact]
+    public async Task AStreamThrowingFromWriteAsyncFailsSendsWithAnIOExceptionAndReadingGoesOn()
+    {
+        byte[] input = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("incoming")]);
+        var fault = new IOException("the write side broke");
+        var stream = new ThrowingStream(input, new EndOfStreamException("unused")) { WriteException = fault, ChunkSize = 1 << 20 };
+        await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default))
+        {
+            IOException ex = await Assert.ThrowsAsync<IOException>(async () =>
+            {
+                for (int i = 0; i < 1000; i++)
+                {
+                    await connection.SendAsync(new byte[100]).AsTask().WaitAsync(s_limit);
+                    await Task.Yield();
+                }
+            });
+            Assert.Same(fault, ex.InnerException);
+            Assert.Equal("incoming", await ReadTextAsync(connection));
+        }
+
+        Assert.True(stream.IsDisposed, "the stream was not disposed");
+    }
+
+    [Fact]
+    public async Task CompleteSendingReportsAFailureToSendFramesThatWereAlreadyAccepted()
+    {
+        // The stream fails every write: the send is accepted (buffered) at once, and the failure comes after it returned.
+        // CompleteSendingAsync is the caller's last chance to learn that buffered frames never went out.
+        var fault = new IOException("the write side broke");
+        var stream = new ThrowingStream(ReadOnlyMemory<byte>.Empty, new EndOfStreamException("unused")) { WriteException = fault };
+        await using FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default);
+        await connection.SendAsync("lost"u8.ToArray()).AsTask().WaitAsync(s_limit);
+        IOException ex = await Assert.ThrowsAsync<IOException>(async () => await connection.CompleteSendingAsync().WaitAsync(s_limit));
+        Assert.Same(fault, ex.InnerException);
+        Assert.Empty(stream.Written);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task DisposingUnderAPendingReadAndManyBlockedSendsEndsThemAllPromptly(bool leaveOpen)
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (server)
+        {
+            client.SendBufferSize = 16 * 1024;
+            server.ReceiveBufferSize = 16 * 1024;
+            FramedConnection connection = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, new FramedConnectionOptions { MaxBufferedSendBytes = 64 * 1024 }, leaveOpen);
+
+            // Nobody reads the server socket: the kernel buffers fill, then ours, then every sender waits.
+            int sent = 0;
+            Task[] senders = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
+            {
+                for (int i = 0; ; i++)
+                {
+                    await connection.SendAsync(new byte[8 * 1024]);
+                    Interlocked.Increment(ref sent);
+                }
+            })).ToArray();
+            Task<FrameReadResult> read = connection.ReadFrameAsync().AsTask();
+            var waiting = Stopwatch.StartNew();
+            int before;
+            int after = Volatile.Read(ref sent);
+            do
+            {
+                Assert.True(waiting.Elapsed < s_limit, "the senders never blocked");
+                before = after;
+                await Task.Delay(300);
+                after = Volatile.Read(ref sent);
+            }
+            while (after != before);
+
+            Assert.All(senders, s => Assert.False(s.IsCompleted, "a sender was not blocked"));
+            Assert.False(read.IsCompleted);
+
+            var disposing = Stopwatch.StartNew();
+            await connection.DisposeAsync().AsTask().WaitAsync(s_limit);
+            Assert.True(disposing.Elapsed < s_disposeBound, $"DisposeAsync took {disposing.Elapsed}");
+
+            // Every pending operation has ended (with an exception: the connection is gone), none hangs.
+            await Task.WhenAny(Task.WhenAll(senders), Task.Delay(s_limit));
+            Assert.All(senders, s => Assert.True(s.IsFaulted, $"a pending send ended {s.Status}"));
+            Assert.All(senders, s => Assert.IsAssignableFrom<IOException>(s.Exception!.InnerException));
+            await AssertReadEndsAsync(read);
+
+            // Operations after dispose end at once: a send with the connection's send fault (or InvalidOperationException if
+            // it had none), a read as above.
+            Exception late = await Assert.ThrowsAnyAsync<Exception>(async () => await connection.SendAsync(new byte[1]).AsTask().WaitAsync(s_limit));
+            Assert.True(late is IOException or InvalidOperationException, late.ToString());
+            await AssertReadEndsAsync(connection.ReadFrameAsync().AsTask());
+
+            Assert.Equal(!leaveOpen, client.SafeHandle.IsClosed);
+            if (leaveOpen)
+            {
+                // Still connected and usable (its send side is full, so prove it by receiving).
+                await server.SendAsync("x"u8.ToArray());
+                Assert.Equal(1, await client.ReceiveAsync(new byte[1].AsMemory()).AsTask().WaitAsync(s_limit));
+                client.Dispose();
+            }
+            else
+            {
+                Assert.Throws<ObjectDisposedException>(() => client.Send(new byte[1]));
+            }
+        }
+    }
+
+    [Fact]
+    public async Task DisposingAConnectionClosesItsSocketAndLeaveOpenKeepsIt()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        (Socket client2, Socket server2) = await Loopback.ConnectedPairAsync();
+        using (server)
+        using (server2)
+        using (client2)
+        {
+            await FramedConnection.Create(client, AsciiDecimalCodec.Default).DisposeAsync().AsTask().WaitAsync(s_limit);
+            await FramedConnection.Create(client2, AsciiDecimalCodec.Default, leaveOpen: true).DisposeAsync().AsTask().WaitAsync(s_limit);
+            Assert.True(client.SafeHandle.IsClosed);
+            Assert.Throws<ObjectDisposedException>(() => client.Send(new byte[1]));
+            Assert.False(client2.SafeHandle.IsClosed);
+            Assert.Equal(1, client2.Send(new byte[1]));
+
+            // The peer of the closed one sees the end of the stream.
+            Assert.Equal(0, await server.ReceiveAsync(new byte[1].AsMemory()).AsTask().WaitAsync(s_limit));
+        }
+    }
+
+    [Fact]
+    public async Task APeerTricklingAPayloadTimesOut()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        {
+            var options = new FramedConnectionOptions();
+            options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(500);
+            await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
+            using var stop = new CancellationTokenSource();
+
+            // A complete first frame, then the whole header of a second at once and its payload a byte every 50 ms: the
+            // payload would take 5 s, ten times the frame timeout.
+            byte[] wire = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("prompt"), new byte[100]]);
+            await client.SendAsync(wire.AsMemory(0, 16 + 10));
+            Task trickle = Task.Run(async () =>
+            {
+                for (int i = 26; i < wire.Length && !stop.IsCancellationRequested; i++)
+                {
+                    await client.SendAsync(wire.AsMemory(i, 1));
+                    await Task.Delay(50);
+                }
+            });
+
+            Assert.Equal("prompt", await ReadTextAsync(b));
+            var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            stop.Cancel();
+            await trickle.WaitAsync(s_limit);
+            Assert.False(ex.IsIdleTimeout);
+            Assert.Equal(16, ex.StreamOffset);
+            Assert.InRange(ex.ReceivedBytes, 10, 10 + 99);
+            Assert.Contains("FrameReaderOptions.FrameTimeout", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("at stream offset 16 was not complete", ex.Message, StringComparison.Ordinal);
+
+            // The reader is faulted: the next read reports the same timeout at once.
+            Assert.Same(ex, await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)));
+        }
+    }
+
+    [Fact]
+    public async Task APeerStoppingMidPayloadTimesOut()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        {
+            var options = new FramedConnectionOptions();
+            options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(300);
+            options.Reader.IdleTimeout = TimeSpan.FromSeconds(20);
+            await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
+
+            // A complete frame, then a header and 40 of its 100 payload bytes, then nothing (the connection stays open).
+            byte[] wire = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("prompt"), new byte[100]]);
+            await client.SendAsync(wire.AsMemory(0, 16 + 10 + 40));
+
+            Assert.Equal("prompt", await ReadTextAsync(b));
+            var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
+            Assert.False(ex.IsIdleTimeout);
+            Assert.Equal((16L, 50L), (ex.StreamOffset, ex.ReceivedBytes));
+            Assert.Equal(options.Reader.FrameTimeout, ex.Timeout);
+            Assert.Contains("50 bytes of it had arrived", ex.Message, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A read pending when the connection is disposed, or made after, ends at once: with an exception, or as the end of
+    /// the stream (what it does today: the disposed reader reports <see cref="FrameReadResult.IsCompleted"/>).</summary>
+    private static async Task AssertReadEndsAsync(Task<FrameReadResult> read)
+    {
+        await Task.WhenAny(read, Task.Delay(s_limit));
+        Assert.True(read.IsCompleted, "the read never ended");
+        if (read.IsCompletedSuccessfully)
+        {
+            Assert.False((await read).HasFrame, "a read returned a frame after dispose");
+        }
+    }
+
+    private static async Task<string> ReadTextAsync(FramedConnection connection)
+    {
+        FrameReadResult result = await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+        Assert.True(result.HasFrame, "expected a frame");
+        return Encoding.ASCII.GetString(result.Frame.Payload.ToArray());
+    }
+}
