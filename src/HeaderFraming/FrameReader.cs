@@ -424,13 +424,13 @@ public sealed class FrameReader
             ReadResult result;
             if (deadline == 0)
             {
-                result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                result = await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
                 try
                 {
-                    result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+                    result = await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -456,6 +456,22 @@ public sealed class FrameReader
                 ThrowTimeout(buffered);
             }
         }
+    }
+
+    /// <summary>
+    /// Waits for more bytes. With a header parsed and its payload still arriving, waits for the whole frame at once
+    /// (<see cref="PipeReader.ReadAtLeastAsync"/>): one wake-up instead of one per segment, and a <see cref="Pipe"/> does not
+    /// pause its writer below that size, so a frame larger than the pipe's pause threshold cannot deadlock.
+    /// </summary>
+    private ValueTask<ReadResult> ReadMoreAsync(CancellationToken cancellationToken)
+    {
+        long frameLength = _pendingHeaderLength + _pendingPayloadLength;
+        if (_pendingHeaderLength >= 0 && frameLength <= int.MaxValue)
+        {
+            return _reader.ReadAtLeastAsync((int)frameLength, cancellationToken);
+        }
+
+        return _reader.ReadAsync(cancellationToken);
     }
 
     private FrameReadResult Finish(long buffered)

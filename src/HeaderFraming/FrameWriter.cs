@@ -34,6 +34,7 @@ public sealed class FrameWriter
     private readonly int _fixedHeaderLength;
     private readonly bool _headerNeedsClearing;
     private readonly int _bigEndianPrefixWidth;
+    private long _bytesWritten;
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -60,6 +61,9 @@ public sealed class FrameWriter
 
     /// <summary>The header format.</summary>
     public IFrameCodec Codec => _codec;
+
+    /// <summary>Bytes handed to the pipe (Advance) so far, headers included.</summary>
+    internal long BytesWritten => _bytesWritten;
 
     /// <summary>Buffers one frame: the header for <paramref name="payload"/>, then the payload. Call <see cref="FlushAsync"/> to send it.</summary>
     /// <param name="payload">The payload.</param>
@@ -229,6 +233,7 @@ public sealed class FrameWriter
 
             payload.CopyTo(destination.Slice(headerLength));
             _writer.Advance(headerLength + length);
+            _bytesWritten += headerLength + length;
 #if NET
             if (FramingMetrics.WriteEnabled)
             {
@@ -269,6 +274,7 @@ public sealed class FrameWriter
         // Throws (before Advance, so nothing is written) if the length does not fit.
         _codec.WriteHeader(length, destination);
         _writer.Advance(headerLength);
+        _bytesWritten += headerLength;
     }
 
     private void CopyChunked(ReadOnlySpan<byte> source)
@@ -279,6 +285,7 @@ public sealed class FrameWriter
             int count = Math.Min(destination.Length, source.Length);
             source.Slice(0, count).CopyTo(destination);
             _writer.Advance(count);
+            _bytesWritten += count;
             source = source.Slice(count);
         }
     }
@@ -384,6 +391,7 @@ public sealed class FrameWriter
                 // The serializer needs more than the first block holds: hand the block (header included) to the pipe and
                 // continue in fresh pipe memory; the header is back-patched into _headerMemory at EndFrame.
                 _owner._writer.Advance(_headerLength + _firstBlockWritten);
+                _owner._bytesWritten += _headerLength + _firstBlockWritten;
                 _firstBlockCommitted = true;
             }
 
@@ -419,6 +427,7 @@ public sealed class FrameWriter
             else
             {
                 _owner._writer.Advance(count);
+                _owner._bytesWritten += count;
             }
         }
 
@@ -433,6 +442,7 @@ public sealed class FrameWriter
                 if (!_firstBlockCommitted)
                 {
                     _owner._writer.Advance(_headerLength + _firstBlockWritten);
+                    _owner._bytesWritten += _headerLength + _firstBlockWritten;
                 }
 
                 _headerMemory = default;

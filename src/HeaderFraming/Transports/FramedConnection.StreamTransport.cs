@@ -38,9 +38,12 @@ public sealed partial class FramedConnection
             int segment = options.SegmentSize;
             _readSizeHint = segment / 4;
 
-            // Inbound backpressure: stop reading the socket when the application falls behind. The bound must exceed the
-            // largest frame the reader may need buffered whole, or a big frame would wait for bytes the loop won't read.
-            long inboundPause = Math.Max(options.Reader.MaxFrameLength + codec.MaxHeaderLength + segment + 1, 1024 * 1024);
+            // Inbound backpressure: stop reading the socket when the application falls behind (1 MiB, or 4 segments). A frame
+            // larger than that cannot deadlock: FrameReader waits for a started frame with ReadAtLeastAsync(frame length),
+            // and a Pipe does not pause its writer below the size its reader waits for. The bound stays small so that a
+            // fast peer cannot make a slow application buffer MaxFrameLength per connection, and pooled segments are reused.
+            long inboundPause = Math.Max(4L * segment, 1024 * 1024);
+            _ = codec;
             _inbound = new Pipe(new PipeOptions(
                 pool: null,
                 readerScheduler: PipeScheduler.ThreadPool,
@@ -50,7 +53,9 @@ public sealed partial class FramedConnection
                 minimumSegmentSize: segment,
                 useSynchronizationContext: false));
 
-            long outboundPause = options.MaxBufferedSendBytes;
+            // Senders may leave up to CoalescingBytes unflushed (invisible to the pipe): pause that much earlier, so that the
+            // bytes accepted and not yet sent stay within MaxBufferedSendBytes plus one frame.
+            long outboundPause = Math.Max(1, options.MaxBufferedSendBytes - CoalescingBytes(options));
             _outbound = new Pipe(new PipeOptions(
                 pool: null,
                 readerScheduler: PipeScheduler.ThreadPool,

@@ -55,7 +55,10 @@ public sealed partial class FramedConnection
     private readonly StreamTransport? _transport;
 
     private Task? _pendingFlush;
-    private long _bytesBuffered;
+    private readonly long _coalescingBytes;
+    private int _sendersInFlight;
+    private bool _unflushed;
+    private long _bytesFlushed;
     private Exception? _sendFault;
     private bool _sendingCompleted;
     private int _disposed;
@@ -68,13 +71,14 @@ public sealed partial class FramedConnection
         _transport = transport;
         _reader = new FrameReader(input, codec, options.Reader);
         _writer = new FrameWriter(output, codec);
+        _coalescingBytes = CoalescingBytes(options);
 #if NET
         FramingMetrics.ConnectionOpened();
 #endif
     }
 
     /// <summary>Bytes accepted by sends but not yet handed to the stream (tests of the backpressure bound; .NET 8+ only).</summary>
-    internal long BufferedSendBytes => Volatile.Read(ref _bytesBuffered) - (_transport?.BytesSent ?? 0);
+    internal long BufferedSendBytes => _writer.BytesWritten - (_transport?.BytesSent ?? 0);
 
     /// <summary>The header format of both directions.</summary>
     public IFrameCodec Codec => _codec;
@@ -479,8 +483,16 @@ public sealed partial class FramedConnection
         return result;
     }
 
+    /// <summary>How many bytes concurrent senders may leave unflushed for the next one: up to 32 KiB, a quarter of the send
+    /// buffer bound (the transport's pause threshold is lowered by as much, so the bound still holds).</summary>
+    internal static long CoalescingBytes(FramedConnectionOptions options) => Math.Min(32 * 1024, options.MaxBufferedSendBytes / 4);
+
     private delegate void WriteFrame<TState>(FrameWriter writer, in TState state);
 
+    // Flush coalescing among concurrent senders: every sender counts itself in _sendersInFlight before it takes the lock and
+    // leaves that count (always under the lock) once it has written its frame or given up. A sender that writes while others
+    // are still in flight leaves the flush to them (_unflushed); the last one out flushes for everybody. A flush waiting for
+    // backpressure blocks further writes, and when it completes it flushes whatever was left unflushed meanwhile.
     private ValueTask SendCoreAsync<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -488,6 +500,7 @@ public sealed partial class FramedConnection
             return new ValueTask(Task.FromCanceled(cancellationToken));
         }
 
+        Interlocked.Increment(ref _sendersInFlight);
         lock (_sendLock)
         {
             if (_pendingFlush is { IsCompleted: true })
@@ -497,7 +510,7 @@ public sealed partial class FramedConnection
 
             if (_pendingFlush == null)
             {
-                return WriteAndFlushLocked(state, write, cancellationToken);
+                return WriteLocked(state, write, cancellationToken);
             }
         }
 
@@ -509,7 +522,7 @@ public sealed partial class FramedConnection
         while (true)
         {
             Task? pending;
-            ValueTask flush = default;
+            ValueTask written = default;
             lock (_sendLock)
             {
                 if (_pendingFlush is { IsCompleted: true })
@@ -520,13 +533,13 @@ public sealed partial class FramedConnection
                 pending = _pendingFlush;
                 if (pending == null)
                 {
-                    flush = WriteAndFlushLocked(state, write, cancellationToken);
+                    written = WriteLocked(state, write, cancellationToken);
                 }
             }
 
             if (pending == null)
             {
-                await flush.ConfigureAwait(false);
+                await written.ConfigureAwait(false);
                 return;
             }
 
@@ -535,27 +548,64 @@ public sealed partial class FramedConnection
                 // Cancelled here, nothing of this frame was written.
                 await TaskHelpers.WaitAsync(pending, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (OperationCanceledException)
+            {
+                lock (_sendLock)
+                {
+                    LeaveLocked();
+                }
+
+                throw;
+            }
+            catch (Exception)
             {
                 // The flush that failed recorded the fault; the next round reports it.
             }
         }
     }
 
-    /// <summary>Called under <see cref="_sendLock"/> with no flush pending: writes the frame and starts a flush.</summary>
-    private ValueTask WriteAndFlushLocked<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
+    /// <summary>Called under <see cref="_sendLock"/> with no flush pending, by a sender counted in
+    /// <see cref="_sendersInFlight"/>: writes the frame, leaves the count, and flushes unless a later sender will.</summary>
+    private ValueTask WriteLocked<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
     {
-        ThrowIfCannotSendLocked();
-        write(_writer, state);
-#if NET
-        if (_output.CanGetUnflushedBytes)
+        try
         {
-            _bytesBuffered += _output.UnflushedBytes;
+            ThrowIfCannotSendLocked();
+            write(_writer, state);
         }
-#endif
+        catch
+        {
+            LeaveLocked();
+            throw;
+        }
 
-        // The frame is in the buffer now: the flush is never cancelled by the caller (a cancelled flush of a stream could
-        // leave half a frame on the wire); the caller's token only abandons the wait for backpressure.
+        _unflushed = true;
+        long unflushed = _writer.BytesWritten - _bytesFlushed;
+        if (Interlocked.Decrement(ref _sendersInFlight) > 0 && unflushed < _coalescingBytes)
+        {
+            // Another sender is about to write: its flush carries this frame too (up to _coalescingBytes, so that
+            // senders arriving without a pause cannot postpone the flush for ever).
+            return default;
+        }
+
+        return FlushLocked(cancellationToken);
+    }
+
+    /// <summary>A counted sender gives up without writing; if it was the last, it flushes what others left unflushed.</summary>
+    private void LeaveLocked()
+    {
+        if (Interlocked.Decrement(ref _sendersInFlight) == 0 && _unflushed && (_pendingFlush == null || _pendingFlush.IsCompleted))
+        {
+            ObserveFlush(FlushLocked(CancellationToken.None));
+        }
+    }
+
+    private ValueTask FlushLocked(CancellationToken cancellationToken)
+    {
+        // The frames are in the buffer: the flush is never cancelled by a caller (a cancelled flush of a stream could leave
+        // half a frame on the wire); the caller's token only abandons the wait for backpressure.
+        _unflushed = false;
+        _bytesFlushed = _writer.BytesWritten;
         ValueTask<FlushResult> flush;
         try
         {
@@ -592,16 +642,37 @@ public sealed partial class FramedConnection
         {
             lock (_sendLock)
             {
+                _pendingFlush = null;
                 throw RecordSendFaultLocked(ex);
             }
         }
 
-        if (result.IsCompleted)
+        lock (_sendLock)
         {
-            lock (_sendLock)
+            // Nothing else could start a flush while this one was pending.
+            _pendingFlush = null;
+            if (result.IsCompleted)
             {
                 throw RecordSendFaultLocked(null);
             }
+
+            if (_unflushed && Volatile.Read(ref _sendersInFlight) == 0 && !_sendingCompleted)
+            {
+                // Frames written by senders that left the flush to a sender that then gave up.
+                ObserveFlush(FlushLocked(CancellationToken.None));
+            }
+        }
+    }
+
+    private static void ObserveFlush(ValueTask flush)
+    {
+        if (!flush.IsCompleted)
+        {
+            flush.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        else if (flush.IsFaulted)
+        {
+            _ = flush.AsTask().Exception;
         }
     }
 
