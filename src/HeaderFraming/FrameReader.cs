@@ -75,6 +75,7 @@ public sealed class FrameReader
     // Timeouts (only when configured).
     private Timer? _timer;
     private int _timerFired;
+    private int _userCanceled;
     private long _frameStartTimestamp;
 
     /// <summary>Creates a reader of frames.</summary>
@@ -315,7 +316,12 @@ public sealed class FrameReader
 #endif
 
     /// <summary>Makes the pending (or next) <see cref="ReadFrameAsync"/> return <see cref="FrameReadResult.IsCanceled"/> without consuming anything.</summary>
-    public void CancelPendingRead() => _reader.CancelPendingRead();
+    public void CancelPendingRead()
+    {
+        // Recorded so that a cancellation coalescing with a late timer's is still returned to the user.
+        Volatile.Write(ref _userCanceled, 1);
+        _reader.CancelPendingRead();
+    }
 
     /// <summary>Completes the underlying <see cref="PipeReader"/>: no more frames will be read, and frames returned earlier become invalid.</summary>
     /// <param name="exception">An error to report to the pipe's writer, or <see langword="null"/>.</param>
@@ -412,12 +418,14 @@ public sealed class FrameReader
                     return Finish(buffered);
                 }
 
-                // Everything buffered was examined and holds no complete frame: keep it (consumed = next frame's start)
-                // and ask the pipe to wake us only when new bytes arrive.
+                // Everything buffered holds no complete frame: keep it (consumed = next frame's start). Either mark it all
+                // examined, so the pipe wakes us only when new bytes arrive, or, when the frame's length is known, mark
+                // nothing examined and wait for the whole frame with ReadAtLeastAsync (a Pipe counts only unexamined
+                // bytes towards its minimum).
                 SequencePosition consumed = CurrentPosition();
                 _hasBuffer = false;
                 _segment = null;
-                _reader.AdvanceTo(consumed, _buffer.End);
+                _reader.AdvanceTo(consumed, WaitsForWholeFrame ? consumed : _buffer.End);
             }
 
             long deadline = _idleTimeoutTicks == 0 && _frameTimeoutTicks == 0 ? 0 : ArmTimer(buffered);
@@ -438,7 +446,10 @@ public sealed class FrameReader
                 }
             }
 
-            bool timerCanceled = result.IsCanceled && Interlocked.Exchange(ref _timerFired, 0) != 0;
+            // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
+            // as data arrived (its cancellation left pending) cannot swallow it.
+            bool userCanceled = result.IsCanceled && Interlocked.Exchange(ref _userCanceled, 0) != 0;
+            bool timerCanceled = result.IsCanceled && !userCanceled && Interlocked.Exchange(ref _timerFired, 0) != 0;
             SetBuffer(result);
             if (result.IsCanceled && !timerCanceled)
             {
@@ -464,15 +475,12 @@ public sealed class FrameReader
     /// pause its writer below that size, so a frame larger than the pipe's pause threshold cannot deadlock.
     /// </summary>
     private ValueTask<ReadResult> ReadMoreAsync(CancellationToken cancellationToken)
-    {
-        long frameLength = _pendingHeaderLength + _pendingPayloadLength;
-        if (_pendingHeaderLength >= 0 && frameLength <= int.MaxValue)
-        {
-            return _reader.ReadAtLeastAsync((int)frameLength, cancellationToken);
-        }
+        => WaitsForWholeFrame
+            ? _reader.ReadAtLeastAsync((int)(_pendingHeaderLength + _pendingPayloadLength), cancellationToken)
+            : _reader.ReadAsync(cancellationToken);
 
-        return _reader.ReadAsync(cancellationToken);
-    }
+    /// <summary>A header is parsed and its frame's whole length fits an <see cref="int"/>: wait for all of it at once.</summary>
+    private bool WaitsForWholeFrame => _pendingHeaderLength >= 0 && _pendingHeaderLength + _pendingPayloadLength <= int.MaxValue;
 
     private FrameReadResult Finish(long buffered)
     {

@@ -1,0 +1,105 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using HeaderFraming.Codecs;
+using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
+
+namespace HeaderFraming.Tests;
+
+/// <summary>
+/// Slow peers on real loopback sockets, ended by <see cref="FrameReaderOptions"/>' timeouts with a clear error: a header
+/// trickled a byte at a time (slowloris), a payload that stops halfway, a peer that never starts a frame.
+/// </summary>
+public class SlowPeerTests
+{
+    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task AHeaderTrickledAByteAtATimeIsEndedByTheFrameTimeoutAfterTheEarlierFrames()
+    {
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            byte[] first = Encode(AsciiDecimalCodec.Default, new[] { Ascii("whole") });
+            await server.SendAsync(first);
+            using var stop = new CancellationTokenSource();
+            Task trickle = Task.Run(async () =>
+            {
+                // "1000000   " one byte every 40 ms: each byte resets no timer, the frame's deadline stands.
+                foreach (byte b in Ascii("1000000   "))
+                {
+                    await Task.Delay(40, stop.Token);
+                    await server.SendAsync(new[] { b }, SocketFlags.None, stop.Token);
+                }
+            });
+
+            var reader = new FrameReader(PipeReader.Create(new NetworkStream(client)), AsciiDecimalCodec.Default,
+                new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(250) });
+            Assert.Equal("whole"u8.ToArray(), (await reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout)).Frame.Payload.ToArray());
+            FrameTimeoutException error = await Assert.ThrowsAsync<FrameTimeoutException>(() => reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout));
+            await stop.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => trickle.WaitAsync(s_timeout));
+
+            Assert.False(error.IsIdleTimeout);
+            Assert.Equal(first.Length, error.StreamOffset);
+            Assert.InRange(error.ReceivedBytes, 1, 10); // 10: a late timer let the whole header in; its payload never comes
+            Assert.Contains("250", error.Message, StringComparison.Ordinal);
+            reader.Complete();
+        }
+    }
+
+    [Fact]
+    public async Task APayloadThatStopsHalfwayIsEndedByTheFrameTimeout()
+    {
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            byte[] frame = Encode(BinaryLengthCodec.UInt32BigEndian, new[] { new byte[1000] });
+            await server.SendAsync(frame.AsMemory(0, 504));
+
+            var reader = new FrameReader(PipeReader.Create(new NetworkStream(client)), BinaryLengthCodec.UInt32BigEndian,
+                new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(200), IdleTimeout = TimeSpan.FromSeconds(30) });
+            FrameTimeoutException error = await Assert.ThrowsAsync<FrameTimeoutException>(() => reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout));
+
+            Assert.False(error.IsIdleTimeout);
+            Assert.Equal(0, error.StreamOffset);
+            Assert.Equal(504, error.ReceivedBytes);
+
+            // Faulted: the same error again, at once.
+            Assert.Same(error, await Assert.ThrowsAsync<FrameTimeoutException>(() => reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout)));
+            reader.Complete();
+        }
+    }
+
+    [Fact]
+    public async Task APeerThatNeverStartsAFrameIsEndedByTheIdleTimeout()
+    {
+        (Socket client, Socket server) = await ConnectAsync();
+        using (client)
+        using (server)
+        {
+            var reader = new FrameReader(PipeReader.Create(new NetworkStream(client)), VarintCodec.Instance,
+                new FrameReaderOptions { IdleTimeout = TimeSpan.FromMilliseconds(150) });
+            FrameTimeoutException error = await Assert.ThrowsAsync<FrameTimeoutException>(() => reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout));
+            Assert.True(error.IsIdleTimeout);
+            Assert.Equal(0, error.ReceivedBytes);
+            reader.Complete();
+        }
+    }
+
+    private static async Task<(Socket Client, Socket Server)> ConnectAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        Task<Socket> accept = listener.AcceptAsync();
+        await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(s_timeout);
+        Socket server = await accept.WaitAsync(s_timeout);
+        server.NoDelay = true;
+        return (client, server);
+    }
+}
