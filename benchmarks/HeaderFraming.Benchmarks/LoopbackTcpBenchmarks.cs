@@ -9,10 +9,19 @@ using HeaderFraming.Codecs;
 namespace HeaderFraming.Benchmarks;
 
 /// <summary>
-/// Sending the ~16 MiB workload (4-byte big-endian prefix) over a loopback TCP connection made once per benchmark case:
-/// a sender task writes it while the benchmark thread receives and decodes every frame (count and checksum checked).
-/// Raw sockets, <c>PipeReader.Create(new NetworkStream(socket))</c> and FrameReader directly; the FramedConnection and
-/// concurrent-writers-with-coalescing benchmarks come with the transports work.
+/// Sending the ~16 MiB workload (4-byte big-endian prefix) over loopback TCP connections made once per benchmark case:
+/// sender tasks write it while the benchmark thread receives and decodes every frame (count and checksum checked).
+/// <list type="bullet">
+/// <item>RawSocket64KiB (baseline): 64 KiB sends and receives, no framing — the physical limit of this machine.</item>
+/// <item>FrameReader / StraightforwardPipelines: 64 KiB raw sends received by FrameReader over
+/// <c>PipeReader.Create(new NetworkStream(socket))</c> (the span loop), or by the straightforward Pipelines loop.</item>
+/// <item>SendPerFrame_FrameReader / SendPerFrame: one <c>Socket.Send</c> per frame (what a naive sender does), received by
+/// FrameReader or by a FramedConnection: the rate that coalescing must beat.</item>
+/// <item>FramedConnection_ConcurrentSenders: 16 tasks calling <c>SendAsync</c> on one connection; flushes coalesce.</item>
+/// <item>FramedConnection_OneSender: one task awaiting <c>SendAsync</c> per frame.</item>
+/// <item>FramedConnection_Receive: 64 KiB raw sends received by a FramedConnection with 64 KiB segments (the default),
+/// and the same with 4 KiB segments (the BCL's default buffer size).</item>
+/// </list>
 /// </summary>
 [MemoryDiagnoser]
 [Config(typeof(PerFrameConfig))]
@@ -25,6 +34,17 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     private Socket _receiver = null!;
     private NetworkStream _receiveStream = null!;
     private byte[] _receiveBuffer = null!;
+    private readonly List<IDisposable> _sockets = new();
+    private Socket _chunkSender = null!;
+    private FramedConnection _chunkReceiver = null!;
+    private Socket _chunkSender4K = null!;
+    private FramedConnection _chunkReceiver4K = null!;
+    private Socket _perFrameSender = null!;
+    private FramedConnection _perFrameReceiver = null!;
+    private FramedConnection _framedSender = null!;
+    private FramedConnection _framedReceiver = null!;
+
+    private const int Senders = 16;
 
     [Params(16, 1024, 65536)]
     public int PayloadSize { get; set; }
@@ -41,6 +61,16 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
         _receiver = listener.Accept();
         _receiveStream = new NetworkStream(_receiver, ownsSocket: false);
         _receiveBuffer = new byte[ChunkSize];
+
+        (_chunkSender, Socket chunkReceiver) = Pair();
+        _chunkReceiver = FramedConnection.Create(chunkReceiver, _uint32.Codec);
+        (_chunkSender4K, Socket chunkReceiver4K) = Pair();
+        _chunkReceiver4K = FramedConnection.Create(chunkReceiver4K, _uint32.Codec, new FramedConnectionOptions { SegmentSize = 4096 });
+        (_perFrameSender, Socket perFrameReceiver) = Pair();
+        _perFrameReceiver = FramedConnection.Create(perFrameReceiver, _uint32.Codec);
+        (Socket framedSender, Socket framedReceiver) = Pair();
+        _framedSender = FramedConnection.Create(framedSender, _uint32.Codec);
+        _framedReceiver = FramedConnection.Create(framedReceiver, _uint32.Codec);
     }
 
     [GlobalCleanup]
@@ -49,6 +79,15 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
         _receiveStream.Dispose();
         _sender.Dispose();
         _receiver.Dispose();
+        foreach (FramedConnection connection in new[] { _chunkReceiver, _chunkReceiver4K, _perFrameReceiver, _framedSender, _framedReceiver })
+        {
+            connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+
+        foreach (IDisposable socket in _sockets)
+        {
+            socket.Dispose();
+        }
     }
 
     /// <summary>The physical limit: 64 KiB sends, 64 KiB receives, no framing (checks the byte count and the last byte).</summary>
@@ -145,12 +184,14 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
         return sum;
     }
 
-    private Task SendChunksAsync() => Task.Run(() =>
+    private Task SendChunksAsync() => SendChunksAsync(_sender);
+
+    private Task SendChunksAsync(Socket sender) => Task.Run(() =>
     {
         byte[] buffer = _uint32.Buffer;
         for (int offset = 0; offset < buffer.Length; offset += ChunkSize)
         {
-            _sender.Send(buffer.AsSpan(offset, Math.Min(ChunkSize, buffer.Length - offset)));
+            sender.Send(buffer.AsSpan(offset, Math.Min(ChunkSize, buffer.Length - offset)));
         }
     });
 
@@ -188,5 +229,131 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
         reader.Complete();
         Check.Frames(name, frames, sum, _uint32);
         return sum;
+    }
+
+    /// <summary>One Send() per frame, the rate that coalescing must beat; received by a FramedConnection.</summary>
+    [Benchmark]
+    public async Task<long> SendPerFrame()
+    {
+        Task sending = Task.Run(() =>
+        {
+            byte[] buffer = _uint32.Buffer;
+            int start = 0;
+            foreach (int end in _uint32.FrameEnds)
+            {
+                _perFrameSender.Send(buffer.AsSpan(start, end - start));
+                start = end;
+            }
+        });
+        long sum = await ReceiveAsync(_perFrameReceiver, nameof(SendPerFrame));
+        await sending;
+        return sum;
+    }
+
+    /// <summary>16 tasks share one FramedConnection and call SendAsync concurrently (flushes coalesce).</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_ConcurrentSenders()
+    {
+        Task[] senders = Enumerable.Range(0, Senders).Select(s => Task.Run(() => SendEveryNthAsync(s, Senders))).ToArray();
+        long sum = await ReceiveAsync(_framedReceiver, nameof(FramedConnection_ConcurrentSenders));
+        await Task.WhenAll(senders);
+        return sum;
+    }
+
+    /// <summary>One task awaits SendAsync for every frame.</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_OneSender()
+    {
+        Task sender = Task.Run(() => SendEveryNthAsync(0, 1));
+        long sum = await ReceiveAsync(_framedReceiver, nameof(FramedConnection_OneSender));
+        await sender;
+        return sum;
+    }
+
+    /// <summary>64 KiB raw sends received by a FramedConnection with 64 KiB segments (the default).</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_Receive()
+    {
+        Task sending = SendChunksAsync(_chunkSender);
+        long sum = await ReceiveAsync(_chunkReceiver, nameof(FramedConnection_Receive));
+        await sending;
+        return sum;
+    }
+
+    /// <summary>The same with 4 KiB segments, the BCL's default buffer size.</summary>
+    [Benchmark]
+    public async Task<long> FramedConnection_Receive_4KiBSegments()
+    {
+        Task sending = SendChunksAsync(_chunkSender4K);
+        long sum = await ReceiveAsync(_chunkReceiver4K, nameof(FramedConnection_Receive_4KiBSegments));
+        await sending;
+        return sum;
+    }
+
+    private async Task SendEveryNthAsync(int first, int step)
+    {
+        byte[] buffer = _uint32.Buffer;
+        int[] ends = _uint32.FrameEnds;
+        for (int i = first; i < ends.Length; i += step)
+        {
+            int start = i == 0 ? 0 : ends[i - 1];
+            await _framedSender.SendAsync(buffer.AsMemory(start + 4, ends[i] - start - 4));
+        }
+    }
+
+    /// <summary>Receives exactly the workload's frame count with the span loop (the connection stays open between invocations).</summary>
+    private async Task<long> ReceiveAsync(FramedConnection connection, string name)
+    {
+        long frames = 0;
+        long sum = 0;
+        long expected = _uint32.FrameCount;
+        while (frames < expected)
+        {
+            (long drained, long drainedSum) = Drain(connection, expected - frames);
+            frames += drained;
+            sum += drainedSum;
+            if (frames == expected)
+            {
+                break;
+            }
+
+            FrameReadResult result = await connection.ReadFrameAsync();
+            if (!result.HasFrame)
+            {
+                break;
+            }
+
+            sum += Check.Touch(result.Frame.Payload);
+            frames++;
+        }
+
+        Check.Frames(name, frames, sum, _uint32);
+        return sum;
+    }
+
+    private static (long Frames, long Sum) Drain(FramedConnection connection, long max)
+    {
+        long frames = 0;
+        long sum = 0;
+        while (frames < max && connection.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload))
+        {
+            sum += Check.Touch(payload);
+            frames++;
+        }
+
+        return (frames, sum);
+    }
+
+    private (Socket Sender, Socket Receiver) Pair()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(1);
+        var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        sender.Connect(listener.LocalEndPoint!);
+        Socket receiver = listener.Accept();
+        _sockets.Add(sender);
+        _sockets.Add(receiver);
+        return (sender, receiver);
     }
 }

@@ -47,7 +47,7 @@ Check(answers.SelectMany((r, c) => r.Select((a, i) => a == $"CLIENT {c} MESSAGE 
 
 await JsonAsync();
 await FastLoopAsync();
-MetricsSnippet();
+await MetricsSnippetAsync();
 
 stop.Cancel();
 listener.Stop();
@@ -134,15 +134,20 @@ async Task JsonAsync()
 async Task FastLoopAsync()
 {
     var pipe = new Pipe();
+    Task<long> reading = SumPayloadBytesAsync(new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian));
     var writer = new FrameWriter(pipe.Writer, BinaryLengthCodec.UInt32BigEndian);
     for (int i = 0; i < 10_000; i++)
     {
         writer.Write(new byte[i % 100]);
+        if (i % 100 == 99)
+        {
+            await writer.FlushAsync();                                // many frames per flush; waits if the reader lags
+        }
     }
 
     await writer.FlushAsync();
     writer.Complete();
-    long total = await SumPayloadBytesAsync(new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian));
+    long total = await reading.WaitAsync(TimeSpan.FromSeconds(30));
     Check(total == Enumerable.Range(0, 10_000).Sum(i => (long)(i % 100)), "10,000 frames through the span loop");
 }
 
@@ -163,7 +168,7 @@ static async Task<long> SumPayloadBytesAsync(FrameReader reader)
     }
 }
 
-void MetricsSnippet()
+async Task MetricsSnippetAsync()
 {
     long framesRead = 0;
     using var listener = new MeterListener();
@@ -178,9 +183,9 @@ void MetricsSnippet()
     listener.Start();
 
     var pipe = new Pipe();
-    new FrameWriter(pipe.Writer, VarintCodec.Instance).Write("counted"u8);
-    pipe.Writer.FlushAsync().AsTask().Wait();
-    new FrameReader(pipe.Reader, VarintCodec.Instance).TryReadFrame(out Frame _);
+    await new FrameWriter(pipe.Writer, VarintCodec.Instance).WriteAsync("counted"u8.ToArray());
+    FrameReadResult counted = await new FrameReader(pipe.Reader, VarintCodec.Instance).ReadFrameAsync();
+    Check(counted.HasFrame, "a frame to count");
     Check(Interlocked.Read(ref framesRead) == 1, "the headerframing.frames.read counter");
 }
 
