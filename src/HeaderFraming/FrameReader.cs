@@ -91,10 +91,7 @@ public sealed class FrameReader
         _idleTimeout = options.IdleTimeout;
         _frameTimeout = options.FrameTimeout;
         _idleTimeoutTicks = ToStopwatchTicks(options.IdleTimeout);
-        _bigEndianPrefixWidth = codec is Codecs.BinaryLengthCodec { FieldOffset: 0, LengthAdjustment: 0, LengthIncludesHeader: false, Endianness: Codecs.Endianness.BigEndian } binary
-            && binary.HeaderLength == binary.FieldWidth && (binary.FieldWidth == 4 || binary.FieldWidth == 2)
-            ? binary.FieldWidth
-            : 0;
+        _bigEndianPrefixWidth = (codec as Codecs.BinaryLengthCodec)?.PlainBigEndianPrefixWidth ?? 0;
         _frameTimeoutTicks = ToStopwatchTicks(options.FrameTimeout);
     }
 

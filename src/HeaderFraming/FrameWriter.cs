@@ -45,16 +45,14 @@ public sealed class FrameWriter
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         _payloadWriter = new PayloadWriter(this);
         _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
-        _bigEndianPrefixWidth = codec is Codecs.BinaryLengthCodec { FieldOffset: 0, FieldWidth: 4, LengthAdjustment: 0, LengthIncludesHeader: false, Endianness: Codecs.Endianness.BigEndian, HeaderLength: 4 }
-            ? 4
-            : 0;
+        _bigEndianPrefixWidth = (codec as Codecs.BinaryLengthCodec)?.PlainBigEndianPrefixWidth ?? 0;
 
         // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
         _headerNeedsClearing = codec switch
         {
             Codecs.AsciiDecimalCodec => false,
             Codecs.VarintCodec => false,
-            Codecs.BinaryLengthCodec binary => binary.HeaderLength != binary.FieldWidth,
+            Codecs.BinaryLengthCodec binary => !binary.HeaderIsLengthField,
             _ => true,
         };
     }
@@ -223,7 +221,8 @@ public sealed class FrameWriter
 
             if (_bigEndianPrefixWidth == 4)
             {
-                // BinaryLengthCodec.UInt32BigEndian written inline: any int length fits.
+                // BinaryLengthCodec.UInt32BigEndian written inline: any int length fits. (The u16 prefix goes through the
+                // codec, which refuses lengths above 65,535.)
                 BinaryPrimitives.WriteUInt32BigEndian(destination, (uint)length);
             }
             else
@@ -232,8 +231,7 @@ public sealed class FrameWriter
             }
 
             payload.CopyTo(destination.Slice(headerLength));
-            _writer.Advance(headerLength + length);
-            _bytesWritten += headerLength + length;
+            Advance(headerLength + length);
 #if NET
             if (FramingMetrics.WriteEnabled)
             {
@@ -246,6 +244,14 @@ public sealed class FrameWriter
         WriteHeaderOnly(header, length);
         CopyChunked(payload);
         RecordWritten(length);
+    }
+
+    /// <summary>Hands bytes to the pipe, counting them (<see cref="BytesWritten"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Advance(int count)
+    {
+        _writer.Advance(count);
+        _bytesWritten += count;
     }
 
     private void RecordWritten(long payloadLength)
@@ -273,8 +279,7 @@ public sealed class FrameWriter
 
         // Throws (before Advance, so nothing is written) if the length does not fit.
         _codec.WriteHeader(length, destination);
-        _writer.Advance(headerLength);
-        _bytesWritten += headerLength;
+        Advance(headerLength);
     }
 
     private void CopyChunked(ReadOnlySpan<byte> source)
@@ -284,8 +289,7 @@ public sealed class FrameWriter
             Span<byte> destination = _writer.GetSpan();
             int count = Math.Min(destination.Length, source.Length);
             source.Slice(0, count).CopyTo(destination);
-            _writer.Advance(count);
-            _bytesWritten += count;
+            Advance(count);
             source = source.Slice(count);
         }
     }
@@ -390,8 +394,7 @@ public sealed class FrameWriter
 
                 // The serializer needs more than the first block holds: hand the block (header included) to the pipe and
                 // continue in fresh pipe memory; the header is back-patched into _headerMemory at EndFrame.
-                _owner._writer.Advance(_headerLength + _firstBlockWritten);
-                _owner._bytesWritten += _headerLength + _firstBlockWritten;
+                _owner.Advance(_headerLength + _firstBlockWritten);
                 _firstBlockCommitted = true;
             }
 
@@ -426,8 +429,7 @@ public sealed class FrameWriter
             }
             else
             {
-                _owner._writer.Advance(count);
-                _owner._bytesWritten += count;
+                _owner.Advance(count);
             }
         }
 
@@ -441,8 +443,7 @@ public sealed class FrameWriter
                 codec.WriteHeader(length, _headerMemory.Span);
                 if (!_firstBlockCommitted)
                 {
-                    _owner._writer.Advance(_headerLength + _firstBlockWritten);
-                    _owner._bytesWritten += _headerLength + _firstBlockWritten;
+                    _owner.Advance(_headerLength + _firstBlockWritten);
                 }
 
                 _headerMemory = default;

@@ -147,6 +147,17 @@ public sealed class BinaryLengthCodec : IFrameCodec
     /// <summary>Whether the field counts the header as well as the payload.</summary>
     public bool LengthIncludesHeader => _lengthIncludesHeader;
 
+    /// <summary>4 or 2 when the header is nothing but a plain big-endian length of the payload (UInt32BigEndian,
+    /// UInt16BigEndian): such a header cannot be malformed, so FrameReader and FrameWriter handle it inline. 0 otherwise.</summary>
+    internal int PlainBigEndianPrefixWidth
+        => _fieldOffset == 0 && _headerLength == _fieldWidth && _delta == 0 && _endianness == Endianness.BigEndian
+            && (_fieldWidth == 4 || _fieldWidth == 2)
+            ? _fieldWidth
+            : 0;
+
+    /// <summary>Whether the length field fills the whole header (no other bytes for a writer to zero first).</summary>
+    internal bool HeaderIsLengthField => _headerLength == _fieldWidth;
+
     /// <inheritdoc />
     public int MaxHeaderLength => _headerLength;
 
