@@ -30,7 +30,7 @@ public sealed partial class FramedConnection
         private readonly int _readSizeHint;
         private readonly CancellationTokenSource _abort = new CancellationTokenSource();
 
-        public StreamTransport(Stream stream, Socket? socket, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions options)
+        public StreamTransport(Stream stream, Socket? socket, bool leaveOpen, FramedConnectionOptions options)
         {
             _stream = stream;
             _socket = socket;
@@ -43,7 +43,6 @@ public sealed partial class FramedConnection
             // and a Pipe does not pause its writer below the size its reader waits for. The bound stays small so that a
             // fast peer cannot make a slow application buffer MaxFrameLength per connection, and pooled segments are reused.
             long inboundPause = Math.Max(4L * segment, 1024 * 1024);
-            _ = codec;
             _inbound = new Pipe(new PipeOptions(
                 pool: null,
                 readerScheduler: PipeScheduler.ThreadPool,

@@ -50,7 +50,6 @@ public sealed partial class FramedConnection
     private readonly FrameReader _reader;
     private readonly FrameWriter _writer;
     private readonly PipeWriter _output;
-    private readonly PipeReader _input;
     private readonly object _sendLock = new object();
     private readonly StreamTransport? _transport;
 
@@ -66,7 +65,6 @@ public sealed partial class FramedConnection
     private FramedConnection(PipeReader input, PipeWriter output, IFrameCodec codec, FramedConnectionOptions options, StreamTransport? transport)
     {
         _codec = codec;
-        _input = input;
         _output = output;
         _transport = transport;
         _reader = new FrameReader(input, codec, options.Reader);
@@ -106,11 +104,7 @@ public sealed partial class FramedConnection
             ThrowHelper.ThrowArgument(nameof(stream), "The stream must be readable and writable.");
         }
 
-        options ??= new FramedConnectionOptions();
-        var transport = new StreamTransport(stream, socket: null, leaveOpen, codec, options);
-        var connection = new FramedConnection(transport.Input, transport.Output, codec, options, transport);
-        transport.Start();
-        return connection;
+        return CreateOverStream(stream, socket: null, codec, options, leaveOpen);
     }
 
     /// <summary>Frames a connected <paramref name="socket"/> (wrapped in a <see cref="NetworkStream"/>).</summary>
@@ -131,9 +125,13 @@ public sealed partial class FramedConnection
             throw new ArgumentNullException(nameof(codec));
         }
 
+        return CreateOverStream(new NetworkStream(socket, ownsSocket: !leaveOpen), socket, codec, options, leaveOpen);
+    }
+
+    private static FramedConnection CreateOverStream(Stream stream, Socket? socket, IFrameCodec codec, FramedConnectionOptions? options, bool leaveOpen)
+    {
         options ??= new FramedConnectionOptions();
-        var stream = new NetworkStream(socket, ownsSocket: !leaveOpen);
-        var transport = new StreamTransport(stream, socket, leaveOpen, codec, options);
+        var transport = new StreamTransport(stream, socket, leaveOpen, options);
         var connection = new FramedConnection(transport.Input, transport.Output, codec, options, transport);
         transport.Start();
         return connection;
@@ -302,15 +300,9 @@ public sealed partial class FramedConnection
             throw new ArgumentNullException(nameof(serializer));
         }
 
-        while (true)
+        await foreach (Frame frame in ReadAllAsync(cancellationToken).ConfigureAwait(false))
         {
-            FrameReadResult result = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
-            if (!result.HasFrame)
-            {
-                yield break;
-            }
-
-            yield return serializer.Deserialize(result.Frame.Payload);
+            yield return serializer.Deserialize(frame.Payload);
         }
     }
 #endif
@@ -503,11 +495,6 @@ public sealed partial class FramedConnection
         Interlocked.Increment(ref _sendersInFlight);
         lock (_sendLock)
         {
-            if (_pendingFlush is { IsCompleted: true })
-            {
-                _pendingFlush = null;
-            }
-
             if (_pendingFlush == null)
             {
                 return WriteLocked(state, write, cancellationToken);
@@ -525,11 +512,6 @@ public sealed partial class FramedConnection
             ValueTask written = default;
             lock (_sendLock)
             {
-                if (_pendingFlush is { IsCompleted: true })
-                {
-                    _pendingFlush = null;
-                }
-
                 pending = _pendingFlush;
                 if (pending == null)
                 {
@@ -594,7 +576,7 @@ public sealed partial class FramedConnection
     /// <summary>A counted sender gives up without writing; if it was the last, it flushes what others left unflushed.</summary>
     private void LeaveLocked()
     {
-        if (Interlocked.Decrement(ref _sendersInFlight) == 0 && _unflushed && (_pendingFlush == null || _pendingFlush.IsCompleted))
+        if (Interlocked.Decrement(ref _sendersInFlight) == 0 && _unflushed && _pendingFlush == null)
         {
             ObserveFlush(FlushLocked(CancellationToken.None));
         }
@@ -626,8 +608,10 @@ public sealed partial class FramedConnection
             return default;
         }
 
+        // AwaitFlushAsync clears _pendingFlush (under this lock) before its task completes, so a non-null _pendingFlush is
+        // always a flush still under way; one that completed while starting here (re-entering this lock) is not stored.
         Task pending = AwaitFlushAsync(flush);
-        _pendingFlush = pending;
+        _pendingFlush = pending.IsCompleted ? null : pending;
         return new ValueTask(TaskHelpers.WaitAsync(pending, cancellationToken));
     }
 
