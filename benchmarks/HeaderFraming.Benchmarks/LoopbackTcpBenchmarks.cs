@@ -123,16 +123,7 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     [Benchmark]
     public async Task<long> SendPerFrame_FrameReader()
     {
-        Task sending = Task.Run(() =>
-        {
-            byte[] buffer = _uint32.Buffer;
-            int start = 0;
-            foreach (int end in _uint32.FrameEnds)
-            {
-                _sender.Send(buffer.AsSpan(start, end - start));
-                start = end;
-            }
-        });
+        Task sending = SendFramesOneByOneAsync(_sender);
         long sum = await ReceiveWithFrameReaderAsync(nameof(SendPerFrame_FrameReader));
         await sending;
         return sum;
@@ -186,6 +177,18 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
 
     private Task SendChunksAsync() => SendChunksAsync(_sender);
 
+    /// <summary>One Send() per frame, from a thread-pool thread.</summary>
+    private Task SendFramesOneByOneAsync(Socket sender) => Task.Run(() =>
+    {
+        byte[] buffer = _uint32.Buffer;
+        int start = 0;
+        foreach (int end in _uint32.FrameEnds)
+        {
+            sender.Send(buffer.AsSpan(start, end - start));
+            start = end;
+        }
+    });
+
     private Task SendChunksAsync(Socket sender) => Task.Run(() =>
     {
         byte[] buffer = _uint32.Buffer;
@@ -235,16 +238,7 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     [Benchmark]
     public async Task<long> SendPerFrame()
     {
-        Task sending = Task.Run(() =>
-        {
-            byte[] buffer = _uint32.Buffer;
-            int start = 0;
-            foreach (int end in _uint32.FrameEnds)
-            {
-                _perFrameSender.Send(buffer.AsSpan(start, end - start));
-                start = end;
-            }
-        });
+        Task sending = SendFramesOneByOneAsync(_perFrameSender);
         long sum = await ReceiveAsync(_perFrameReceiver, nameof(SendPerFrame));
         await sending;
         return sum;

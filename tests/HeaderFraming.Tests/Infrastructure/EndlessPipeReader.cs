@@ -97,9 +97,9 @@ public sealed class EndlessPipeReader : PipeReader
         // The unconsumed bytes in two segments, the bytes held from earlier reads and the newest send, without copying.
         EnsureBacking(_available);
         long newStart = Math.Max(_consumed, _available - _segmentSize);
-        var held = new Segment(_backing.AsMemory((int)_consumed, (int)(newStart - _consumed)), 0);
-        Segment fresh = held.Append(_backing.AsMemory((int)newStart, (int)(_available - newStart)));
-        _lastBuffer = new ReadOnlySequence<byte>(held, 0, fresh, fresh.Memory.Length);
+        _lastBuffer = SegmentedSequence.Create(
+            _backing.AsMemory((int)_consumed, (int)(newStart - _consumed)),
+            _backing.AsMemory((int)newStart, (int)(_available - newStart)));
         MaxBuffered = Math.Max(MaxBuffered, _available - _consumed);
         _reading = true;
         bool completed = _endAfter >= 0 && _available >= _endAfter;
@@ -124,20 +124,4 @@ public sealed class EndlessPipeReader : PipeReader
     }
 
     public override bool TryRead(out ReadResult result) => throw new NotSupportedException();
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
-    }
 }

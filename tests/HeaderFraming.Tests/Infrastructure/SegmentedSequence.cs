@@ -6,6 +6,10 @@ namespace HeaderFraming.Tests.Infrastructure;
 public static class SegmentedSequence
 {
     public static ReadOnlySequence<byte> Create(params byte[][] segments)
+        => Create(segments.Select(s => (ReadOnlyMemory<byte>)s).ToArray());
+
+    /// <summary>One segment per piece of memory, nothing copied.</summary>
+    public static ReadOnlySequence<byte> Create(params ReadOnlyMemory<byte>[] segments)
     {
         if (segments.Length == 0)
         {
