@@ -63,8 +63,9 @@ public sealed class FrameReader
     private int _segmentIndex;
     private int _segmentEnd;
 
-    // Stream offset of the next frame's first byte.
+    // Stream offset of the next frame's first byte, and frames returned so far.
     private long _offset;
+    private long _framesRead;
 
     // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data).
     private int _pendingHeaderLength = -1;
@@ -100,6 +101,9 @@ public sealed class FrameReader
 
     /// <summary>The stream offset of the next frame: how many bytes of whole frames this reader has returned.</summary>
     public long Position => _offset;
+
+    /// <summary>Frames returned so far (a connection's counter).</summary>
+    internal long FramesRead => Volatile.Read(ref _framesRead);
 
     /// <summary>
     /// Reads the next frame, waiting for bytes only when no complete frame is buffered.
@@ -243,6 +247,7 @@ public sealed class FrameReader
                     int length = headerLength + payloadLength;
                     _segmentIndex = index + length;
                     _offset += length;
+                    _framesRead++;
 #if NET
                     if (FramingMetrics.ReadEnabled)
                     {
@@ -381,6 +386,7 @@ public sealed class FrameReader
             frame = new Frame(header, payload, _offset);
             _pendingHeaderLength = -1;
             _offset += headerLength + payloadLength;
+            _framesRead++;
             _frameStartTimestamp = 0;
             SetPosition(payload.End);
 #if NET

@@ -8,6 +8,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using HeaderFraming.Internal;
 using HeaderFraming.Serialization;
+using HeaderFraming.Transports;
+using HeaderFraming.Transports.IO;
 
 namespace HeaderFraming;
 
@@ -19,18 +21,28 @@ namespace HeaderFraming;
 /// <para><b>Reading</b> is for one consumer at a time: <see cref="ReadFrameAsync"/> returns frames whose payloads are slices of
 /// the connection's buffers, valid until the next read (see <see cref="FrameReader"/>).</para>
 /// <para><b>Sending</b> is safe from many tasks at once: each <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
-/// writes its whole frame atomically (frames never interleave) and flushes are coalesced: while the transport is busy sending,
-/// later frames accumulate and go out together in one write. When more than
-/// <see cref="FramedConnectionOptions.MaxBufferedSendBytes"/> are waiting for a slow peer, senders wait (backpressure).</para>
-/// <para><b>Cancellation</b> never corrupts the stream: a cancelled read consumes nothing; a cancelled send has either written
-/// its whole frame (which will be sent) or nothing. Over a <see cref="Stream"/> or <see cref="Socket"/>, the transport is driven
-/// by two background loops that are never cancelled by a caller's token, so no transport read or write is ever abandoned
-/// half-way.</para>
-/// <para><b>Shutdown</b>: <see cref="CompleteSendingAsync"/> sends what is buffered and shuts down the send side (TCP FIN, TLS
-/// close_notify); frames the peer still sends can be read until it closes. A peer that closes between frames ends reading
-/// with <see cref="FrameReadResult.IsCompleted"/>; one that closes or resets inside a frame raises
-/// <see cref="FrameTruncatedException"/> after every earlier frame; a reset between frames raises an <see cref="IOException"/>
-/// after every earlier frame. <see cref="DisposeAsync"/> sends what is buffered (for up to 5 seconds), then closes.</para>
+/// writes its whole frame atomically (frames never interleave), <b>in the order the calls were made</b> (un-awaited calls
+/// from one task included), and flushes are coalesced: while the transport is busy sending, later frames accumulate and go
+/// out together in one write. When more than <see cref="FramedConnectionOptions.MaxBufferedSendBytes"/> are waiting for a
+/// slow peer, senders queue in call order (backpressure).</para>
+/// <para><b>Cancellation</b> never corrupts the stream: a cancelled read consumes nothing; a cancelled send wrote nothing, and
+/// a send that returned normally wrote its whole frame. Over a <see cref="Stream"/> or <see cref="Socket"/>, the transport
+/// is driven by two background loops that are never cancelled by a caller's token, so no transport read or write is ever
+/// abandoned half-way.</para>
+/// <para><b>Memory</b>: an idle connection holds no receive or send buffer (it waits for data with a zero-byte read where
+/// the transport honours one, see <see cref="FramedConnectionOptions.WaitForDataBeforeAllocatingBuffer"/>); buffers come
+/// from <see cref="FramedConnectionOptions.MemoryPool"/> and go back to it as soon as they are consumed.</para>
+/// <para><b>Faults lose nothing</b>: every complete frame received before the transport failed is delivered before the
+/// failure is reported, over a <see cref="Stream"/>, a <see cref="Socket"/> and an <see cref="IDuplexPipe"/> alike. A peer
+/// that closes between frames ends reading with <see cref="FrameReadResult.IsCompleted"/>; one that closes or resets inside
+/// a frame raises <see cref="FrameTruncatedException"/> after every earlier frame; a reset between frames raises an
+/// <see cref="IOException"/> after every earlier frame.</para>
+/// <para><b>Lifetime</b>: <see cref="Closed"/> fires when the peer closes, the transport fails, a frame is malformed or
+/// times out, or the connection is disposed, and <see cref="ShutdownReason"/> says which; <see cref="FramesReceived"/>,
+/// <see cref="BytesReceived"/>, <see cref="FramesSent"/> and <see cref="BytesSent"/> count the traffic.
+/// <see cref="CompleteSendingAsync"/> sends what is buffered and shuts down the send side (TCP FIN, TLS close_notify); frames
+/// the peer still sends can be read until it closes. <see cref="DisposeAsync"/> sends what is buffered (for up to 5 seconds),
+/// then closes; reads and sends after it throw <see cref="ObjectDisposedException"/>.</para>
 /// <example>
 /// <code>
 /// await using FramedConnection connection = await FramedConnection.ConnectAsync("127.0.0.1", 1243, AsciiDecimalCodec.Default);
@@ -39,47 +51,77 @@ namespace HeaderFraming;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed partial class FramedConnection
+public sealed class FramedConnection
 #if NET
     : IAsyncDisposable
 #endif
 {
     private static readonly TimeSpan s_drainOnDispose = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_readExitWait = TimeSpan.FromSeconds(2);
+
+    private const int ReadIdle = 0;
+    private const int ReadWaiting = 1;
+    private const int ReadDisposed = 2;
 
     private readonly IFrameCodec _codec;
     private readonly FrameReader _reader;
-    private readonly FrameWriter _writer;
-    private readonly PipeWriter _output;
-    private readonly object _sendLock = new object();
-    private readonly StreamTransport? _transport;
-
-    private Task? _pendingFlush;
-    private readonly long _coalescingBytes;
-    private int _sendersInFlight;
-    private bool _unflushed;
-    private long _bytesFlushed;
-    private Exception? _sendFault;
-    private bool _sendingCompleted;
+    private readonly OrderedFrameSender _sender;
+    private readonly TransportPipe _transport;
+    private readonly ConnectionLifetime _lifetime;
+    private int _readState;
     private int _disposed;
+    private TaskCompletionSource<bool>? _readExited;
 
-    private FramedConnection(PipeReader input, PipeWriter output, IFrameCodec codec, FramedConnectionOptions options, StreamTransport? transport)
+    private FramedConnection(TransportIO io, PipeWriter? directOutput, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions? options)
     {
+        options ??= new FramedConnectionOptions();
         _codec = codec;
-        _output = output;
-        _transport = transport;
-        _reader = new FrameReader(input, codec, options.Reader);
-        _writer = new FrameWriter(output, codec);
-        _coalescingBytes = CoalescingBytes(options);
+        _lifetime = new ConnectionLifetime();
+        long coalescingBytes = CoalescingBytes(options);
+        _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
+        _reader = new FrameReader(_transport.Input, codec, options.Reader);
+        Func<Exception?>? transportFault = _transport.WritesDirectly ? null : () => _transport.SendFault;
+        _sender = new OrderedFrameSender(new FrameWriter(_transport.Output, codec), _transport.Output, coalescingBytes, transportFault);
 #if NET
         FramingMetrics.ConnectionOpened();
 #endif
+        _transport.Start();
     }
 
-    /// <summary>Bytes accepted by sends but not yet handed to the stream (tests of the backpressure bound; .NET 8+ only).</summary>
-    internal long BufferedSendBytes => _writer.BytesWritten - (_transport?.BytesSent ?? 0);
+    /// <summary>Bytes accepted by sends but not yet handed to the transport (tests of the backpressure bound).</summary>
+    internal long BufferedSendBytes => _sender.BytesWritten - BytesSent;
+
+    /// <summary>Sends waiting in the queue behind backpressure (tests).</summary>
+    internal int QueuedSends => _sender.QueuedCount;
 
     /// <summary>The header format of both directions.</summary>
     public IFrameCodec Codec => _codec;
+
+    /// <summary>
+    /// Fires once when the connection ends: the peer closed its side (a TCP FIN: like Kestrel's
+    /// <c>ConnectionClosed</c>, this fires even though the connection can still send), the transport failed, a frame was
+    /// malformed or timed out, or the connection was disposed. <see cref="ShutdownReason"/> says which. Callbacks run on the
+    /// thread pool. A send-only server (the tutorial's time server) learns here that a client left without reading.
+    /// </summary>
+    public CancellationToken Closed => _lifetime.Closed;
+
+    /// <summary>Why the connection ended (<see cref="ConnectionShutdownReason.None"/> while it is open): the first cause
+    /// wins, except that <see cref="ConnectionShutdownReason.PeerClosed"/> becomes
+    /// <see cref="ConnectionShutdownReason.PeerClosedMidFrame"/> when the reader reaches the frame the close cut short.</summary>
+    public ConnectionShutdownReason ShutdownReason => _lifetime.Reason;
+
+    /// <summary>Whole frames returned by reads so far.</summary>
+    public long FramesReceived => _reader.FramesRead;
+
+    /// <summary>Bytes received from the transport so far (whole frames, partial frames and bytes not yet read).</summary>
+    public long BytesReceived => _transport.BytesReceived;
+
+    /// <summary>Frames accepted by sends so far (written into the connection's buffer in call order).</summary>
+    public long FramesSent => _sender.FramesWritten;
+
+    /// <summary>Bytes handed to the transport so far (headers and payloads): written to the socket or stream, or flushed into
+    /// an <see cref="IDuplexPipe"/>'s writer.</summary>
+    public long BytesSent => _transport.WritesDirectly ? _sender.BytesFlushed : _transport.BytesSent;
 
     /// <summary>Frames <paramref name="stream"/> (read and written by background loops; see the remarks of <see cref="FramedConnection"/>).</summary>
     /// <param name="stream">A readable and writable stream: <see cref="NetworkStream"/>, <see cref="System.Net.Security.SslStream"/> (authenticated), a pipe stream.</param>
@@ -104,10 +146,11 @@ public sealed partial class FramedConnection
             ThrowHelper.ThrowArgument(nameof(stream), "The stream must be readable and writable.");
         }
 
-        return CreateOverStream(stream, socket: null, codec, options, leaveOpen);
+        return new FramedConnection(new StreamTransportIO(stream, socket: null), directOutput: null, leaveOpen, codec, options);
     }
 
-    /// <summary>Frames a connected <paramref name="socket"/> (wrapped in a <see cref="NetworkStream"/>).</summary>
+    /// <summary>Frames a connected <paramref name="socket"/>: receives and sends go straight to the socket (zero-byte receives
+    /// while idle, gathered sends).</summary>
     /// <param name="socket">A connected stream socket, e.g. from <c>Socket.AcceptAsync</c> or <c>TcpListener.AcceptSocketAsync</c>.</param>
     /// <param name="codec">The header format.</param>
     /// <param name="options">Buffering and limits; <see langword="null"/> for the defaults.</param>
@@ -125,23 +168,17 @@ public sealed partial class FramedConnection
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return CreateOverStream(new NetworkStream(socket, ownsSocket: !leaveOpen), socket, codec, options, leaveOpen);
+        return new FramedConnection(new SocketTransportIO(socket, gather: !leaveOpen), directOutput: null, leaveOpen, codec, options);
     }
 
-    private static FramedConnection CreateOverStream(Stream stream, Socket? socket, IFrameCodec codec, FramedConnectionOptions? options, bool leaveOpen)
-    {
-        options ??= new FramedConnectionOptions();
-        var transport = new StreamTransport(stream, socket, leaveOpen, options);
-        var connection = new FramedConnection(transport.Input, transport.Output, codec, options, transport);
-        transport.Start();
-        return connection;
-    }
-
-    /// <summary>Frames an existing duplex pipe, e.g. Kestrel's <c>ConnectionContext.Transport</c>. The pipe's own buffering and
-    /// backpressure apply; <see cref="FramedConnectionOptions.SegmentSize"/> and <see cref="FramedConnectionOptions.MaxBufferedSendBytes"/> do not.</summary>
+    /// <summary>Frames an existing duplex pipe, e.g. Kestrel's <c>ConnectionContext.Transport</c>. Frames are written straight
+    /// into the pipe's writer (its own backpressure applies; <see cref="FramedConnectionOptions.MaxBufferedSendBytes"/> does
+    /// not). The pipe's input is read eagerly and copied once into the connection's pool memory, so that a transport that
+    /// faults its pipe (a <see cref="Pipe"/> throws the writer's exception before the bytes it buffered) loses no frame it
+    /// delivered.</summary>
     /// <param name="transport">The duplex pipe.</param>
     /// <param name="codec">The header format.</param>
-    /// <param name="options">Read limits; <see langword="null"/> for the defaults.</param>
+    /// <param name="options">Read limits and the memory pool; <see langword="null"/> for the defaults.</param>
     /// <returns>The connection. Disposing it completes both sides of the pipe.</returns>
     public static FramedConnection Create(IDuplexPipe transport, IFrameCodec codec, FramedConnectionOptions? options = null)
     {
@@ -155,7 +192,7 @@ public sealed partial class FramedConnection
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(transport.Input, transport.Output, codec, options ?? new FramedConnectionOptions(), null);
+        return new FramedConnection(new PipeReaderTransportIO(transport.Input), transport.Output, leaveOpen: false, codec, options);
     }
 
     /// <summary>Connects a TCP socket (with <see cref="Socket.NoDelay"/>, since the connection coalesces small frames itself) and frames it.</summary>
@@ -210,26 +247,43 @@ public sealed partial class FramedConnection
     /// <returns>The frame, or <see cref="FrameReadResult.IsCompleted"/> when the peer closed between two frames.</returns>
     /// <exception cref="FrameException">The peer sent a malformed, too large or truncated frame.</exception>
     /// <exception cref="FrameTimeoutException">A timeout of <see cref="FramedConnectionOptions.Reader"/> expired.</exception>
-    /// <exception cref="IOException">The transport failed (e.g. the peer reset the connection) between two frames.</exception>
+    /// <exception cref="IOException">The transport failed (e.g. the peer reset the connection) after the last complete frame.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed (also ends a read waiting when it was).</exception>
     public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
-        ValueTask<FrameReadResult> read = _reader.ReadFrameAsync(cancellationToken);
-        if (read.IsCompletedSuccessfully)
+        ThrowIfDisposed();
+        try
         {
-            FrameReadResult result = read.Result;
-            if (!result.IsCompleted)
+            if (_reader.TryReadFrame(out Frame frame))
             {
-                return new ValueTask<FrameReadResult>(result);
+                return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
             }
         }
+        catch (Exception ex)
+        {
+            OnReadFault(ex);
+            throw;
+        }
 
-        return AwaitReadAsync(read);
+        return ReadFrameSlowAsync(cancellationToken);
     }
 
     /// <summary>Returns the next frame if it is already buffered, without waiting (see <see cref="FrameReader.TryReadFrame(out Frame)"/>).</summary>
     /// <param name="frame">The frame, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
-    public bool TryReadFrame(out Frame frame) => _reader.TryReadFrame(out frame);
+    public bool TryReadFrame(out Frame frame)
+    {
+        ThrowIfDisposed();
+        try
+        {
+            return _reader.TryReadFrame(out frame);
+        }
+        catch (Exception ex)
+        {
+            OnReadFault(ex);
+            throw;
+        }
+    }
 
     /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
     /// <see cref="FrameReader.TryReadFrame(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>: the fastest way to drain
@@ -237,7 +291,19 @@ public sealed partial class FramedConnection
     /// <param name="header">The header, valid until the next read.</param>
     /// <param name="payload">The payload, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
-    public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload) => _reader.TryReadFrame(out header, out payload);
+    public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
+    {
+        ThrowIfDisposed();
+        try
+        {
+            return _reader.TryReadFrame(out header, out payload);
+        }
+        catch (Exception ex)
+        {
+            OnReadFault(ex);
+            throw;
+        }
+    }
 
     /// <summary>Reads the next frame and deserializes its payload.</summary>
     /// <typeparam name="T">The message type.</typeparam>
@@ -313,12 +379,15 @@ public sealed partial class FramedConnection
     /// <summary>Sends one frame. Safe to call from many tasks at once; see the remarks of <see cref="FramedConnection"/>.</summary>
     /// <param name="payload">The payload; copied into the connection's buffers by the time the returned task completes (at once
     /// unless earlier frames are waiting for buffer space): do not change or return its memory before then.</param>
-    /// <param name="cancellationToken">Cancels the wait for buffer space (backpressure). If the frame was already buffered it
-    /// is still sent whole; otherwise nothing is written.</param>
-    /// <returns>A task that completes when the frame is buffered and the send buffer is under its bound.</returns>
+    /// <param name="cancellationToken">Cancels a send still queued behind backpressure: it then throws
+    /// <see cref="OperationCanceledException"/> and wrote nothing. A send that returns normally wrote its whole frame, which
+    /// will be sent in call order.</param>
+    /// <returns>A task that completes when the frame is written into the connection's buffer in call order and the send
+    /// buffer is under its bound.</returns>
     /// <exception cref="ArgumentOutOfRangeException">The payload does not fit the codec's header; nothing was written.</exception>
     /// <exception cref="IOException">The connection can no longer send (the peer is gone or the transport failed).</exception>
     /// <exception cref="InvalidOperationException"><see cref="CompleteSendingAsync"/> was called.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
     public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
         => SendCoreAsync(payload, static (FrameWriter writer, in ReadOnlyMemory<byte> state) => writer.Write(state.Span), cancellationToken);
 
@@ -378,49 +447,32 @@ public sealed partial class FramedConnection
     /// <returns>A task that completes when the send side is shut down.</returns>
     /// <exception cref="IOException">Frames accepted earlier could not be sent, or the shutdown failed (the peer is gone or the
     /// transport failed).</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
     public async Task CompleteSendingAsync(CancellationToken cancellationToken = default)
     {
-        Task? pending;
-        lock (_sendLock)
-        {
-            _sendingCompleted = true;
-            pending = _pendingFlush;
-        }
-
-        if (pending != null)
-        {
-            try
-            {
-                await TaskHelpers.WaitAsync(pending, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // The send fault is reported by the transport below.
-            }
-        }
-
-        lock (_sendLock)
-        {
-            _writer.Complete();
-        }
-
-        if (_transport != null)
+        ThrowIfDisposed();
+        await _sender.CompleteAsync(cancellationToken).ConfigureAwait(false);
+        if (!_transport.WritesDirectly)
         {
             await TaskHelpers.WaitAsync(_transport.SendLoop, cancellationToken).ConfigureAwait(false);
 
             // The send loop records its fault instead of throwing it: frames accepted earlier may never have gone out.
             if (_transport.SendFault is Exception fault)
             {
-                lock (_sendLock)
-                {
-                    throw RecordSendFaultLocked(fault);
-                }
+                throw _sender.RecordFault(fault);
             }
+        }
+
+        if (_sender.Fault is Exception sendFault)
+        {
+            throw new IOException(sendFault.Message, sendFault);
         }
     }
 
     /// <summary>Sends what is buffered (waiting up to 5 seconds for a slow peer), then closes the connection and, unless it was
-    /// created with <c>leaveOpen</c>, the stream or socket.</summary>
+    /// created with <c>leaveOpen</c>, the stream or socket. A read waiting at that moment throws
+    /// <see cref="ObjectDisposedException"/>; so do later reads and sends. <see cref="Closed"/> fires (if it had not) with
+    /// <see cref="ConnectionShutdownReason.LocalClose"/>.</summary>
     /// <returns>A task that completes when the connection is closed.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -429,259 +481,151 @@ public sealed partial class FramedConnection
             return;
         }
 
+        _lifetime.TrySet(ConnectionShutdownReason.LocalClose);
 #if NET
         FramingMetrics.ConnectionClosed();
 #endif
 
-        lock (_sendLock)
+        // Sends: none accepted from now on (ObjectDisposedException); those accepted before are sent, within the drain limit.
+        _sender.MarkDisposed();
+        try
         {
-            _sendingCompleted = true;
+            using var drain = new CancellationTokenSource(s_drainOnDispose);
+            await _sender.CompleteAsync(drain.Token).ConfigureAwait(false);
+            if (!_transport.WritesDirectly)
+            {
+                await TaskHelpers.WaitAsync(_transport.SendLoop, drain.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException || ex is IOException || ex is ObjectDisposedException || ex is SocketException)
+        {
+            // Best effort: the peer is slow or gone; close anyway.
         }
 
-        if (_transport != null)
-        {
-            try
-            {
-                using var drain = new CancellationTokenSource(s_drainOnDispose);
-                await CompleteSendingAsync(drain.Token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException || ex is IOException || ex is ObjectDisposedException || ex is SocketException)
-            {
-                // Best effort: the peer is slow or gone; close anyway.
-            }
+        _sender.Abandon(new ObjectDisposedException(nameof(FramedConnection), "The connection was disposed before the frame could be sent."));
 
-            _reader.Complete();
-            await _transport.DisposeAsync().ConfigureAwait(false);
+        // Reads: a read waiting now is woken and completes the reader itself, so that no pipe memory is returned under it.
+        TaskCompletionSource<bool>? readExited = null;
+        if (Volatile.Read(ref _readState) == ReadWaiting)
+        {
+            readExited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _readExited, readExited);
+        }
+
+        if (Interlocked.Exchange(ref _readState, ReadDisposed) == ReadWaiting)
+        {
+            _reader.CancelPendingRead();
+            if (readExited != null)
+            {
+                await Task.WhenAny(readExited.Task, Task.Delay(s_readExitWait)).ConfigureAwait(false);
+            }
         }
         else
         {
-            lock (_sendLock)
-            {
-                _writer.Complete();
-            }
-
             _reader.Complete();
         }
+
+        await _transport.DisposeAsync().ConfigureAwait(false);
     }
 
-    private async ValueTask<FrameReadResult> AwaitReadAsync(ValueTask<FrameReadResult> read)
+#if NET
+    // Reuses the state machine box across awaits: no allocation per wait for bytes.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+#endif
+    private async ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)
     {
-        FrameReadResult result = await read.ConfigureAwait(false);
-        if (result.IsCompleted && _transport?.ReceiveFault is Exception fault)
+        if (Interlocked.CompareExchange(ref _readState, ReadWaiting, ReadIdle) != ReadIdle)
         {
-            throw new IOException("The connection failed after the last complete frame: " + fault.Message, fault);
+            ThrowIfDisposed();
+            ThrowHelper.ThrowInvalidOperation("Another read is in progress: a FramedConnection has one reader at a time.");
+        }
+
+        FrameReadResult result;
+        try
+        {
+            result = await _reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            if (LeaveRead())
+            {
+                throw Disposed();
+            }
+
+            OnReadFault(ex);
+            throw;
+        }
+
+        if (LeaveRead())
+        {
+            throw Disposed();
+        }
+
+        if (result.IsCompleted && _transport.ReceiveFault is Exception fault)
+        {
+            throw new IOException(
+                string.Format(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    "The connection {0} after the last complete frame ({1:N0} frames, {2:N0} bytes received): {3}",
+                    ShutdownReason == ConnectionShutdownReason.Reset ? "was reset by the peer" : "failed",
+                    FramesReceived,
+                    BytesReceived,
+                    fault.Message),
+                fault);
         }
 
         return result;
     }
 
+    /// <summary>Ends a waiting read; <see langword="true"/> if the connection was disposed meanwhile (the read then completes
+    /// the reader, which the dispose left to it).</summary>
+    private bool LeaveRead()
+    {
+        if (Interlocked.CompareExchange(ref _readState, ReadIdle, ReadWaiting) == ReadWaiting)
+        {
+            return false;
+        }
+
+        _reader.Complete();
+        Volatile.Read(ref _readExited)?.TrySetResult(true);
+        return true;
+    }
+
+    private void OnReadFault(Exception ex)
+    {
+        switch (ex)
+        {
+            case FrameTruncatedException:
+                if (_transport.ReceiveFault == null)
+                {
+                    _lifetime.PeerClosedMidFrame();
+                }
+
+                break;
+            case FrameTimeoutException:
+                _lifetime.TrySet(ConnectionShutdownReason.Timeout);
+                break;
+            case FrameException:
+                _lifetime.TrySet(ConnectionShutdownReason.ProtocolError);
+                break;
+        }
+    }
+
+    private void ThrowIfDisposed()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            throw Disposed();
+        }
+    }
+
+    private static ObjectDisposedException Disposed()
+        => new ObjectDisposedException(nameof(FramedConnection), "The connection was disposed.");
+
     /// <summary>How many bytes concurrent senders may leave unflushed for the next one: up to 32 KiB, a quarter of the send
     /// buffer bound (the transport's pause threshold is lowered by as much, so the bound still holds).</summary>
     internal static long CoalescingBytes(FramedConnectionOptions options) => Math.Min(32 * 1024, options.MaxBufferedSendBytes / 4);
 
-    private delegate void WriteFrame<TState>(FrameWriter writer, in TState state);
-
-    // Flush coalescing among concurrent senders: every sender counts itself in _sendersInFlight before it takes the lock and
-    // leaves that count (always under the lock) once it has written its frame or given up. A sender that writes while others
-    // are still in flight leaves the flush to them (_unflushed); the last one out flushes for everybody. A flush waiting for
-    // backpressure blocks further writes, and when it completes it flushes whatever was left unflushed meanwhile.
     private ValueTask SendCoreAsync<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
-    {
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return new ValueTask(Task.FromCanceled(cancellationToken));
-        }
-
-        Interlocked.Increment(ref _sendersInFlight);
-        lock (_sendLock)
-        {
-            if (_pendingFlush == null)
-            {
-                return WriteLocked(state, write, cancellationToken);
-            }
-        }
-
-        return SendAfterBackpressureAsync(state, write, cancellationToken);
-    }
-
-    private async ValueTask SendAfterBackpressureAsync<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            Task? pending;
-            ValueTask written = default;
-            lock (_sendLock)
-            {
-                pending = _pendingFlush;
-                if (pending == null)
-                {
-                    written = WriteLocked(state, write, cancellationToken);
-                }
-            }
-
-            if (pending == null)
-            {
-                await written.ConfigureAwait(false);
-                return;
-            }
-
-            try
-            {
-                // Cancelled here, nothing of this frame was written.
-                await TaskHelpers.WaitAsync(pending, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                lock (_sendLock)
-                {
-                    LeaveLocked();
-                }
-
-                throw;
-            }
-            catch (Exception)
-            {
-                // The flush that failed recorded the fault; the next round reports it.
-            }
-        }
-    }
-
-    /// <summary>Called under <see cref="_sendLock"/> with no flush pending, by a sender counted in
-    /// <see cref="_sendersInFlight"/>: writes the frame, leaves the count, and flushes unless a later sender will.</summary>
-    private ValueTask WriteLocked<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
-    {
-        try
-        {
-            ThrowIfCannotSendLocked();
-            write(_writer, state);
-        }
-        catch
-        {
-            LeaveLocked();
-            throw;
-        }
-
-        _unflushed = true;
-        long unflushed = _writer.BytesWritten - _bytesFlushed;
-        if (Interlocked.Decrement(ref _sendersInFlight) > 0 && unflushed < _coalescingBytes)
-        {
-            // Another sender is about to write: its flush carries this frame too (up to _coalescingBytes, so that
-            // senders arriving without a pause cannot postpone the flush for ever).
-            return default;
-        }
-
-        return FlushLocked(cancellationToken);
-    }
-
-    /// <summary>A counted sender gives up without writing; if it was the last, it flushes what others left unflushed.</summary>
-    private void LeaveLocked()
-    {
-        if (Interlocked.Decrement(ref _sendersInFlight) == 0 && _unflushed && _pendingFlush == null)
-        {
-            ObserveFlush(FlushLocked(CancellationToken.None));
-        }
-    }
-
-    private ValueTask FlushLocked(CancellationToken cancellationToken)
-    {
-        // The frames are in the buffer: the flush is never cancelled by a caller (a cancelled flush of a stream could leave
-        // half a frame on the wire); the caller's token only abandons the wait for backpressure.
-        _unflushed = false;
-        _bytesFlushed = _writer.BytesWritten;
-        ValueTask<FlushResult> flush;
-        try
-        {
-            flush = _output.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            return new ValueTask(Task.FromException(RecordSendFaultLocked(ex)));
-        }
-
-        if (flush.IsCompletedSuccessfully)
-        {
-            if (flush.Result.IsCompleted)
-            {
-                return new ValueTask(Task.FromException(RecordSendFaultLocked(null)));
-            }
-
-            return default;
-        }
-
-        // AwaitFlushAsync clears _pendingFlush (under this lock) before its task completes, so a non-null _pendingFlush is
-        // always a flush still under way; one that completed while starting here (re-entering this lock) is not stored.
-        Task pending = AwaitFlushAsync(flush);
-        _pendingFlush = pending.IsCompleted ? null : pending;
-        return new ValueTask(TaskHelpers.WaitAsync(pending, cancellationToken));
-    }
-
-    private async Task AwaitFlushAsync(ValueTask<FlushResult> flush)
-    {
-        FlushResult result;
-        try
-        {
-            result = await flush.ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            lock (_sendLock)
-            {
-                _pendingFlush = null;
-                throw RecordSendFaultLocked(ex);
-            }
-        }
-
-        lock (_sendLock)
-        {
-            // Nothing else could start a flush while this one was pending.
-            _pendingFlush = null;
-            if (result.IsCompleted)
-            {
-                throw RecordSendFaultLocked(null);
-            }
-
-            if (_unflushed && Volatile.Read(ref _sendersInFlight) == 0 && !_sendingCompleted)
-            {
-                // Frames written by senders that left the flush to a sender that then gave up.
-                ObserveFlush(FlushLocked(CancellationToken.None));
-            }
-        }
-    }
-
-    private static void ObserveFlush(ValueTask flush)
-    {
-        if (!flush.IsCompleted)
-        {
-            flush.AsTask().ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
-        }
-        else if (flush.IsFaulted)
-        {
-            _ = flush.AsTask().Exception;
-        }
-    }
-
-    private Exception RecordSendFaultLocked(Exception? ex)
-    {
-        Exception cause = ex ?? _transport?.SendFault ?? new IOException("The transport stopped accepting data.");
-        _sendFault ??= new IOException("The connection can no longer send: " + cause.Message, cause);
-        return _sendFault;
-    }
-
-    private void ThrowIfCannotSendLocked()
-    {
-        if (_sendFault != null)
-        {
-            throw new IOException(_sendFault.Message, _sendFault);
-        }
-
-        if (_transport?.SendFault is Exception fault)
-        {
-            throw RecordSendFaultLocked(fault);
-        }
-
-        if (_sendingCompleted)
-        {
-            ThrowHelper.ThrowInvalidOperation("Sending was completed (CompleteSendingAsync or DisposeAsync); no more frames can be sent.");
-        }
-    }
+        => _sender.SendAsync(state, write, cancellationToken);
 }

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using HeaderFraming.Internal;
 
 namespace HeaderFraming;
@@ -12,17 +13,23 @@ public sealed class FramedConnectionOptions
     /// <summary>The default <see cref="MaxBufferedSendBytes"/>: 1 MiB.</summary>
     public const long DefaultMaxBufferedSendBytes = 1024 * 1024;
 
+    /// <summary>The default <see cref="MaxBufferedReceiveBytes"/>: 128 KiB.</summary>
+    public const long DefaultMaxBufferedReceiveBytes = 128 * 1024;
+
     private int _segmentSize = DefaultSegmentSize;
     private long _maxBufferedSendBytes = DefaultMaxBufferedSendBytes;
+    private long _maxBufferedReceiveBytes = DefaultMaxBufferedReceiveBytes;
 
     /// <summary>The reader's limits and timeouts: <see cref="FrameReaderOptions.MaxFrameLength"/> (default 8 MiB),
     /// <see cref="FrameReaderOptions.IdleTimeout"/> and <see cref="FrameReaderOptions.FrameTimeout"/> (default off).</summary>
     public FrameReaderOptions Reader { get; } = new FrameReaderOptions();
 
     /// <summary>
-    /// The size of the pipe segments that receives and sends go through, in bytes (default 64 KiB, at least 4 KiB): one
-    /// socket read fills at most one segment. 64 KiB measurably beats the BCL's 4 KiB default for many small frames and for
-    /// large frames alike (fewer system calls, fewer segment boundaries).
+    /// The largest receive and the size of the send buffer's segments, in bytes (default 64 KiB, at least 4 KiB). Receives
+    /// start at 4 KiB and double each time one fills its buffer, up to this size, and halve again when a receive uses less
+    /// than a quarter: a busy connection reads 64 KiB at a time (which measurably beats 4 KiB for many small frames and for
+    /// large frames alike: fewer system calls, fewer segment boundaries), a chatty one holds 4 KiB. A pool whose largest
+    /// block is smaller (<see cref="MemoryPool{T}.MaxBufferSize"/>, 4 KiB for Kestrel's) bounds it further.
     /// </summary>
     public int SegmentSize
     {
@@ -37,6 +44,25 @@ public sealed class FramedConnectionOptions
             _segmentSize = value;
         }
     }
+
+    /// <summary>
+    /// Where the connection's receive and send buffers come from, or <see langword="null"/> (the default) for the library's
+    /// shared pool: blocks of 4 KiB to 1 MiB that are kept for reuse once returned (and trimmed after 10 seconds unused), so
+    /// a server's connections stop allocating once it has reached its peak. Pass Kestrel's pool
+    /// (<c>ConnectionContext.Features</c>' <c>IMemoryPoolFeature</c>) or one pool shared by a server's connections. Blocks
+    /// go back to the pool as soon as they are consumed: an idle connection holds none.
+    /// </summary>
+    public MemoryPool<byte>? MemoryPool { get; set; }
+
+    /// <summary>
+    /// Wait for data with a zero-byte read before taking a receive buffer from the pool (default <see langword="true"/>), as
+    /// Kestrel's <c>SocketTransportOptions.WaitForDataBeforeAllocatingBuffer</c> does: an idle connection then holds no
+    /// receive buffer. Applies to a <see cref="System.Net.Sockets.Socket"/>, a <see cref="System.Net.Sockets.NetworkStream"/>,
+    /// an <see cref="System.Net.Security.SslStream"/> on .NET 8+ and an <see cref="System.IO.Pipelines.IDuplexPipe"/>; other
+    /// streams do not honour zero-byte reads (they return at once) and always read with a buffer. Turn it off to save the
+    /// extra call per receive on a connection that is never idle.
+    /// </summary>
+    public bool WaitForDataBeforeAllocatingBuffer { get; set; } = true;
 
     /// <summary>
     /// Backpressure on sends: once this many bytes are buffered and not yet handed to the transport, senders wait until
@@ -55,6 +81,28 @@ public sealed class FramedConnectionOptions
             }
 
             _maxBufferedSendBytes = value;
+        }
+    }
+
+    /// <summary>
+    /// Backpressure on receives: once this many bytes are received and not yet consumed by reads, the connection stops
+    /// reading the transport until half of them have been (default 128 KiB; the kernel's socket buffer keeps receiving
+    /// meanwhile, and TCP flow control slows the peer). A frame larger than the bound is still received whole: a read
+    /// waiting for a started frame asks for all of it, and the bound never stops a read short of the frame it waits for.
+    /// So a slow application holds at most this bound, or one frame, per connection. Set it higher for bulk transfer over
+    /// high-latency links.
+    /// </summary>
+    public long MaxBufferedReceiveBytes
+    {
+        get => _maxBufferedReceiveBytes;
+        set
+        {
+            if (value < 4096)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxBufferedReceiveBytes must be at least 4 KiB.");
+            }
+
+            _maxBufferedReceiveBytes = value;
         }
     }
 }

@@ -1,0 +1,131 @@
+using System;
+using System.Buffers;
+using System.Collections.Generic;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace HeaderFraming.Transports.IO;
+
+/// <summary>A connected stream <see cref="Socket"/>: zero-byte receives to wait for data, gathered sends.</summary>
+/// <param name="socket">The socket.</param>
+/// <param name="gather">Send multi-segment buffers in one call. Off for a socket the connection leaves open: the list
+/// overload of <c>Socket.SendAsync</c> cannot be cancelled, and a send that
+/// outlived the connection would read pool blocks already reused.</param>
+internal sealed class SocketTransportIO(Socket socket, bool gather) : TransportIO
+{
+    private readonly Socket _socket = socket;
+    private List<ArraySegment<byte>>? _gather;
+
+    public override bool CanWaitForData => true;
+
+    public override bool GathersSends { get; } = gather;
+
+    public override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
+    {
+        // A zero-byte receive completes when data (or the end of the stream) is there, and holds no buffer meanwhile.
+#if NET
+        return _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken);
+#else
+        return new ValueTask<int>(_socket.ReceiveAsync(new ArraySegment<byte>(Array.Empty<byte>()), SocketFlags.None));
+#endif
+    }
+
+    public override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+#if NET
+        return _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+#else
+        bool isArray = MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)buffer, out ArraySegment<byte> array);
+        Debug.Assert(isArray, "Pipe memory from the connection's pools is array-backed.");
+        return new ValueTask<int>(_socket.ReceiveAsync(array, SocketFlags.None));
+#endif
+    }
+
+
+    public override ValueTask SendAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (buffer.IsSingleSegment)
+        {
+            return SendSingleAsync(buffer.First, cancellationToken);
+        }
+
+        return GathersSends ? SendGatheredAsync(buffer) : SendEachAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask SendSingleAsync(ReadOnlyMemory<byte> memory, CancellationToken cancellationToken)
+    {
+        while (!memory.IsEmpty)
+        {
+#if NET
+            int sent = await _socket.SendAsync(memory, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+#else
+            int sent = await _socket.SendAsync(ToArraySegment(memory), SocketFlags.None).ConfigureAwait(false);
+#endif
+            memory = memory.Slice(sent);
+        }
+    }
+
+    /// <summary>Every segment of the outbound buffer in one send call (writev): frames from many senders, or one frame
+    /// spanning segments, leave in one system call instead of one per segment.</summary>
+    private async ValueTask SendGatheredAsync(ReadOnlySequence<byte> buffer)
+    {
+        List<ArraySegment<byte>> gather = _gather ??= new List<ArraySegment<byte>>();
+        while (!buffer.IsEmpty)
+        {
+            gather.Clear();
+            foreach (ReadOnlyMemory<byte> segment in buffer)
+            {
+                if (!segment.IsEmpty)
+                {
+                    gather.Add(ToArraySegment(segment));
+                }
+            }
+
+            int sent;
+            try
+            {
+                sent = await _socket.SendAsync(gather, SocketFlags.None).ConfigureAwait(false);
+            }
+            finally
+            {
+                gather.Clear();
+            }
+
+            buffer = buffer.Slice(sent);
+        }
+    }
+
+    private async ValueTask SendEachAsync(ReadOnlySequence<byte> buffer, CancellationToken cancellationToken)
+    {
+        foreach (ReadOnlyMemory<byte> segment in buffer)
+        {
+            await SendSingleAsync(segment, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static ArraySegment<byte> ToArraySegment(ReadOnlyMemory<byte> memory)
+    {
+        if (MemoryMarshal.TryGetArray(memory, out ArraySegment<byte> array))
+        {
+            return array;
+        }
+
+        // Only a custom MemoryPool hands out memory that is not an array: copy that segment.
+        return new ArraySegment<byte>(memory.ToArray());
+    }
+
+    public override ValueTask ShutdownSendAsync()
+    {
+        if (_socket.Connected)
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+
+        return default;
+    }
+
+    public override void Close() => _socket.Dispose();
+}

@@ -1,0 +1,291 @@
+using System;
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Threading;
+using System.Threading.Tasks;
+using HeaderFraming.Internal;
+using HeaderFraming.Transports.IO;
+
+namespace HeaderFraming.Transports;
+
+/// <summary>
+/// A transport as a duplex pipe of the connection's own: a receive loop moves bytes from the transport into the inbound
+/// pipe, a send loop moves the outbound pipe to the transport (or, for an <see cref="IDuplexPipe"/> transport, the
+/// connection writes the transport's own <see cref="PipeWriter"/>). Callers' tokens and timeouts only ever touch the pipes,
+/// never a transport operation, so no read or write of a stream is abandoned half-way.
+/// </summary>
+/// <remarks>
+/// <para><b>Idle connections hold no buffer.</b> The receive loop waits for data with a zero-byte read before it asks the
+/// pipe for memory (Kestrel's <c>WaitForDataBeforeAllocatingBuffer</c>), where the transport honours one; consumed
+/// segments go back to the pool, so between frames the inbound pipe holds no block. The send loop holds none either while
+/// nothing waits to be sent.</para>
+/// <para><b>Read sizing.</b> Reads start at <see cref="InitialReadSize"/> and double, up to
+/// <see cref="FramedConnectionOptions.SegmentSize"/>, each time a read fills its buffer; they halve again when a read uses
+/// less than a quarter of it. A busy connection reads 64 KiB at a time; a chatty one 4 KiB.</para>
+/// <para><b>Faults lose nothing.</b> A failed receive ends the inbound pipe cleanly (its writer completes without the
+/// exception, which a <see cref="Pipe"/> would throw at its reader before the buffered bytes), and the fault is kept in
+/// <see cref="ReceiveFault"/> for the connection to report after the last complete frame.</para>
+/// </remarks>
+internal sealed class TransportPipe : IDuplexPipe
+{
+    /// <summary>The first read of a connection, and the smallest.</summary>
+    public const int InitialReadSize = 4 * 1024;
+
+    /// <summary>Space left in the last block that is still worth a read of its own.</summary>
+    private const int MinimumUsefulRemainder = 2 * 1024;
+
+    private static readonly TimeSpan s_loopExitWait = TimeSpan.FromSeconds(2);
+
+    private readonly TransportIO _io;
+    private readonly bool _leaveOpen;
+    private readonly ConnectionLifetime _lifetime;
+    private readonly bool _waitForData;
+    private readonly int _maxReadSize;
+    private readonly Pipe _inbound;
+    private readonly Pipe? _outbound;
+    private readonly PipeWriter _output;
+    private readonly CancellationTokenSource? _abort;
+    private long _bytesReceived;
+    private long _bytesSent;
+    private volatile bool _disposing;
+
+    /// <summary>Creates the pipes; <see cref="Start"/> starts the loops.</summary>
+    /// <param name="io">The transport.</param>
+    /// <param name="options">Pool, sizes, backpressure.</param>
+    /// <param name="directOutput">The transport's own writer (an <see cref="IDuplexPipe"/>), or <see langword="null"/> for
+    /// an outbound pipe and a send loop.</param>
+    /// <param name="leaveOpen">Leave the transport open on dispose.</param>
+    /// <param name="lifetime">Where the end of the transport is recorded.</param>
+    /// <param name="coalescingBytes">How many bytes senders may leave unflushed (the outbound pipe pauses that much
+    /// earlier, so that bytes accepted and not yet sent stay within <see cref="FramedConnectionOptions.MaxBufferedSendBytes"/>
+    /// plus one frame).</param>
+    public TransportPipe(TransportIO io, FramedConnectionOptions options, PipeWriter? directOutput, bool leaveOpen, ConnectionLifetime lifetime, long coalescingBytes)
+    {
+        _io = io;
+        _leaveOpen = leaveOpen;
+        _lifetime = lifetime;
+
+        // A transport left open is not closed on dispose, so its pending operations must be cancellable; one that is
+        // closed needs no token (closing aborts them), which saves a registration per receive.
+        _abort = leaveOpen ? new CancellationTokenSource() : null;
+        _waitForData = options.WaitForDataBeforeAllocatingBuffer && io.CanWaitForData;
+        MemoryPool<byte> pool = options.MemoryPool ?? BlockMemoryPool.Default;
+
+        // A pool's largest block bounds a read: larger requests would make the pipe fall back to the shared ArrayPool.
+        int largestBlock = pool.MaxBufferSize > 0 ? pool.MaxBufferSize : int.MaxValue;
+        _maxReadSize = Math.Max(Math.Min(options.SegmentSize, largestBlock), Math.Min(InitialReadSize, largestBlock));
+
+        // Inbound backpressure: stop reading when the application falls behind. A frame larger than that cannot deadlock:
+        // FrameReader waits for a started frame with ReadAtLeastAsync(frame length), and a Pipe does not pause its writer
+        // below the size its reader waits for.
+        long inboundPause = options.MaxBufferedReceiveBytes;
+        _inbound = new Pipe(new PipeOptions(
+            pool: pool,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: inboundPause,
+            resumeWriterThreshold: inboundPause / 2,
+            minimumSegmentSize: Math.Min(InitialReadSize, largestBlock),
+            useSynchronizationContext: false));
+
+        if (directOutput != null)
+        {
+            _output = directOutput;
+        }
+        else
+        {
+            long outboundPause = Math.Max(1, options.MaxBufferedSendBytes - coalescingBytes);
+            _outbound = new Pipe(new PipeOptions(
+                pool: pool,
+                readerScheduler: PipeScheduler.ThreadPool,
+                writerScheduler: PipeScheduler.ThreadPool,
+                pauseWriterThreshold: outboundPause,
+                resumeWriterThreshold: Math.Max(1, outboundPause / 2),
+                minimumSegmentSize: Math.Min(options.SegmentSize, largestBlock),
+                useSynchronizationContext: false));
+            _output = _outbound.Writer;
+        }
+
+        ReceiveLoop = Task.CompletedTask;
+        SendLoop = Task.CompletedTask;
+    }
+
+    public PipeReader Input => _inbound.Reader;
+
+    public PipeWriter Output => _output;
+
+    public Task ReceiveLoop { get; private set; }
+
+    /// <summary>Completes when the send loop has sent everything and shut the send side down (or failed).</summary>
+    public Task SendLoop { get; private set; }
+
+    /// <summary>Why receiving stopped early (a reset, a failed read), or <see langword="null"/> after a clean end.</summary>
+    public Exception? ReceiveFault { get; private set; }
+
+    /// <summary>Why the send loop stopped early, or <see langword="null"/>.</summary>
+    public Exception? SendFault { get; private set; }
+
+    /// <summary>Bytes received from the transport.</summary>
+    public long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <summary>Bytes handed to the transport (for an <see cref="IDuplexPipe"/>, counted by the connection's sender).</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Whether the connection writes the transport's own writer (no send loop).</summary>
+    public bool WritesDirectly => _outbound == null;
+
+    public void Start()
+    {
+        ReceiveLoop = Task.Run(RunReceiveLoopAsync);
+        if (_outbound != null)
+        {
+            SendLoop = Task.Run(RunSendLoopAsync);
+        }
+    }
+
+    /// <summary>Stops both loops and closes the transport (unless left open). The inbound pipe's reader must have been
+    /// completed by the connection before, or must not be in use.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _disposing = true;
+        _abort?.Cancel();
+        _outbound?.Reader.CancelPendingRead();
+        _inbound.Writer.CancelPendingFlush();
+        if (!_leaveOpen || _io is PipeReaderTransportIO)
+        {
+            _io.Close();
+        }
+
+        try
+        {
+            await Task.WhenAny(Task.WhenAll(ReceiveLoop, SendLoop), Task.Delay(s_loopExitWait)).ConfigureAwait(false);
+        }
+        finally
+        {
+            _outbound?.Writer.Complete();
+            _inbound.Reader.Complete();
+            (_io as PipeReaderTransportIO)?.Complete();
+            _abort?.Dispose();
+        }
+    }
+
+    private async Task RunReceiveLoopAsync()
+    {
+        PipeWriter writer = _inbound.Writer;
+        CancellationToken abort = _abort?.Token ?? default;
+        int readSize = Math.Min(InitialReadSize, _maxReadSize);
+        bool lastReadFilled = false;
+        int blockLeft = 0;
+        try
+        {
+            while (true)
+            {
+                int available = 0;
+                if (_waitForData && !lastReadFilled)
+                {
+                    // Wait for data holding no buffer: an idle connection keeps no block of the pool.
+                    available = await _io.WaitForDataAsync(abort).ConfigureAwait(false);
+                }
+
+                // Fill what is left of the last block before taking a new one: a block is held until the application has
+                // consumed all of it, so a new block per small read would hold 64 KiB for a few bytes. (If the pipe
+                // returned that block meanwhile, asking for as much gets a block of about that size.)
+                int wanted = Math.Max(readSize, Math.Min(available, _maxReadSize));
+                Memory<byte> memory = writer.GetMemory(blockLeft >= MinimumUsefulRemainder ? Math.Min(blockLeft, wanted) : wanted);
+                int read = await _io.ReceiveAsync(memory, abort).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(read);
+                Interlocked.Add(ref _bytesReceived, read);
+                blockLeft = memory.Length - read;
+
+                // A read that filled its buffer says more is waiting: read bigger, and skip the zero-byte wait.
+                lastReadFilled = read == memory.Length;
+                if (lastReadFilled)
+                {
+                    readSize = Math.Min(readSize * 2, _maxReadSize);
+                }
+                else if (read < readSize / 4 && readSize > InitialReadSize)
+                {
+                    readSize /= 2;
+                }
+
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break;
+                }
+            }
+
+            _lifetime.TrySet(ConnectionShutdownReason.PeerClosed);
+        }
+        catch (Exception) when (_disposing)
+        {
+            // Disposed: the reader is going away.
+        }
+        catch (Exception ex)
+        {
+            // A reset or a failed read: end the inbound stream cleanly so that every frame already received is still
+            // delivered; the connection reports the fault after the last frame (or as a truncated frame).
+            ReceiveFault = ex;
+            _lifetime.TrySet(TransportIO.Classify(ex));
+        }
+
+        writer.Complete();
+    }
+
+    private async Task RunSendLoopAsync()
+    {
+        PipeReader reader = _outbound!.Reader;
+        CancellationToken abort = _abort?.Token ?? default;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    // Everything buffered goes out now: frames from many senders leave together (coalescing), in one
+                    // gathered send where the transport has one.
+                    await _io.SendAsync(buffer, abort).ConfigureAwait(false);
+                    Interlocked.Add(ref _bytesSent, buffer.Length);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            if (!_disposing && !_leaveOpen)
+            {
+                await _io.ShutdownSendAsync().ConfigureAwait(false);
+            }
+
+            reader.Complete();
+        }
+        catch (Exception ex)
+        {
+            SendFault = _disposing ? new ObjectDisposedException(nameof(FramedConnection), "The connection was disposed while it was sending.") : ex;
+            if (!_disposing)
+            {
+                _lifetime.TrySet(TransportIO.Classify(ex));
+            }
+
+            reader.Complete(SendFault);
+        }
+    }
+
+    /// <summary>For an <see cref="IDuplexPipe"/> transport, the connection's sender counts what it flushed.</summary>
+    public void AddBytesSent(long count) => Interlocked.Add(ref _bytesSent, count);
+}
