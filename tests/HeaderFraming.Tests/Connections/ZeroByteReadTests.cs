@@ -1,0 +1,105 @@
+using System.IO.Pipes;
+using System.Net.Security;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using HeaderFraming.Tests.Infrastructure;
+using HeaderFraming.Transports.IO;
+
+namespace HeaderFraming.Tests.Connections;
+
+/// <summary>
+/// Which streams honour a zero-byte read (it waits for data instead of returning 0 at once): the connection waits for data
+/// that way, holding no buffer, only on those (<see cref="StreamTransportIO.HonoursZeroByteReads"/>). The table in the
+/// README comes from these tests.
+/// </summary>
+public sealed class ZeroByteReadTests
+{
+    private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan s_limit = TimeSpan.FromSeconds(20);
+
+    /// <summary>Starts a zero-byte read, checks whether it is still waiting after a while, then lets data arrive.</summary>
+    private static async Task<bool> ZeroByteReadWaitsAsync(Stream reader, Func<Task> sendOneByte)
+    {
+        ValueTask<int> read = reader.ReadAsync(Memory<byte>.Empty);
+        await Task.Delay(s_settle);
+        bool waited = !read.IsCompleted;
+        await sendOneByte();
+        Assert.Equal(0, await read.AsTask().WaitAsync(s_limit));
+
+        // The byte is still there for the next real read.
+        byte[] one = new byte[1];
+        Assert.Equal(1, await reader.ReadAsync(one).AsTask().WaitAsync(s_limit));
+        return waited;
+    }
+
+    [Fact]
+    public async Task ASocketsZeroByteReceiveWaitsForData()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using (client)
+        using (server)
+        {
+            ValueTask<int> receive = server.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+            await Task.Delay(s_settle);
+            Assert.False(receive.IsCompleted);
+            await client.SendAsync(new byte[] { 1 });
+            Assert.Equal(0, await receive.AsTask().WaitAsync(s_limit));
+        }
+    }
+
+    [Fact]
+    public async Task ANetworkStreamHonoursZeroByteReads()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using var clientStream = new NetworkStream(client, ownsSocket: true);
+        using var serverStream = new NetworkStream(server, ownsSocket: true);
+        Assert.True(await ZeroByteReadWaitsAsync(serverStream, () => clientStream.WriteAsync(new byte[] { 1 }).AsTask()));
+        Assert.True(StreamTransportIO.HonoursZeroByteReads(serverStream));
+    }
+
+    [Fact]
+    public async Task AnSslStreamOverANetworkStreamHonoursZeroByteReads()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using X509Certificate2 certificate = SelfSigned();
+        using var clientSsl = new SslStream(new NetworkStream(client, ownsSocket: true), false, (_, _, _, _) => true);
+        using var serverSsl = new SslStream(new NetworkStream(server, ownsSocket: true));
+        await Task.WhenAll(
+            clientSsl.AuthenticateAsClientAsync("localhost"),
+            serverSsl.AuthenticateAsServerAsync(certificate)).WaitAsync(s_limit);
+        Assert.True(await ZeroByteReadWaitsAsync(serverSsl, async () =>
+        {
+            await clientSsl.WriteAsync(new byte[] { 1 });
+            await clientSsl.FlushAsync();
+        }));
+        Assert.True(StreamTransportIO.HonoursZeroByteReads(serverSsl));
+    }
+
+    [Fact]
+    public async Task ABufferedStreamReturnsAtOnceSoTheConnectionReadsItWithABuffer()
+    {
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using var clientStream = new NetworkStream(client, ownsSocket: true);
+        using var buffered = new BufferedStream(new NetworkStream(server, ownsSocket: true));
+        Assert.False(await ZeroByteReadWaitsAsync(buffered, () => clientStream.WriteAsync(new byte[] { 1 }).AsTask()));
+        Assert.False(StreamTransportIO.HonoursZeroByteReads(buffered));
+    }
+
+    [Fact]
+    public async Task AnAnonymousPipeStreamReturnsAtOnceSoTheConnectionReadsItWithABuffer()
+    {
+        using var server = new AnonymousPipeServerStream(PipeDirection.In);
+        using var client = new AnonymousPipeClientStream(PipeDirection.Out, server.ClientSafePipeHandle);
+        Assert.False(await ZeroByteReadWaitsAsync(server, () => client.WriteAsync(new byte[] { 1 }).AsTask()));
+        Assert.False(StreamTransportIO.HonoursZeroByteReads(server));
+    }
+
+    private static X509Certificate2 SelfSigned()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
+        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
+    }
+}
