@@ -102,6 +102,9 @@ public sealed class FrameReader
     /// <summary>The stream offset of the next frame: how many bytes of whole frames this reader has returned.</summary>
     public long Position => _offset;
 
+    /// <summary>Told when the reader latches its fault (a connection's shutdown reason).</summary>
+    internal IReaderFaultObserver? FaultObserver { get; set; }
+
     /// <summary>Frames returned so far (a connection's counter).</summary>
     internal long FramesRead => Volatile.Read(ref _framesRead);
 
@@ -556,7 +559,12 @@ public sealed class FrameReader
         }
 #endif
 
-        _fault ??= ExceptionDispatchInfo.Capture(ex);
+        if (_fault == null)
+        {
+            _fault = ExceptionDispatchInfo.Capture(ex);
+            FaultObserver?.OnReaderFault(ex);
+        }
+
         if (_segment != null)
         {
             _position = CurrentPosition();

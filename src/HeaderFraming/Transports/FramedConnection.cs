@@ -51,9 +51,9 @@ namespace HeaderFraming;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class FramedConnection
+public sealed class FramedConnection : IReaderFaultObserver
 #if NET
-    : IAsyncDisposable
+    , IAsyncDisposable
 #endif
 {
     private static readonly TimeSpan s_drainOnDispose = TimeSpan.FromSeconds(5);
@@ -79,7 +79,7 @@ public sealed class FramedConnection
         _lifetime = new ConnectionLifetime();
         long coalescingBytes = CoalescingBytes(options);
         _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
-        _reader = new FrameReader(_transport.Input, codec, options.Reader);
+        _reader = new FrameReader(_transport.Input, codec, options.Reader) { FaultObserver = this };
         Func<Exception?>? transportFault = _transport.WritesDirectly ? null : () => _transport.SendFault;
         _sender = new OrderedFrameSender(new FrameWriter(_transport.Output, codec), _transport.Output, coalescingBytes, transportFault);
 #if NET
@@ -252,17 +252,9 @@ public sealed class FramedConnection
     public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();
-        try
+        if (_reader.TryReadFrame(out Frame frame))
         {
-            if (_reader.TryReadFrame(out Frame frame))
-            {
-                return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
-            }
-        }
-        catch (Exception ex)
-        {
-            OnReadFault(ex);
-            throw;
+            return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
         }
 
         return ReadFrameSlowAsync(cancellationToken);
@@ -274,15 +266,7 @@ public sealed class FramedConnection
     public bool TryReadFrame(out Frame frame)
     {
         ThrowIfDisposed();
-        try
-        {
-            return _reader.TryReadFrame(out frame);
-        }
-        catch (Exception ex)
-        {
-            OnReadFault(ex);
-            throw;
-        }
+        return _reader.TryReadFrame(out frame);
     }
 
     /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
@@ -294,15 +278,7 @@ public sealed class FramedConnection
     public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
     {
         ThrowIfDisposed();
-        try
-        {
-            return _reader.TryReadFrame(out header, out payload);
-        }
-        catch (Exception ex)
-        {
-            OnReadFault(ex);
-            throw;
-        }
+        return _reader.TryReadFrame(out header, out payload);
     }
 
     /// <summary>Reads the next frame and deserializes its payload.</summary>
@@ -545,14 +521,13 @@ public sealed class FramedConnection
         {
             result = await _reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (Exception)
         {
             if (LeaveRead())
             {
                 throw Disposed();
             }
 
-            OnReadFault(ex);
             throw;
         }
 
@@ -591,7 +566,8 @@ public sealed class FramedConnection
         return true;
     }
 
-    private void OnReadFault(Exception ex)
+    /// <summary>The reader latched a fault: record why reading ended.</summary>
+    void IReaderFaultObserver.OnReaderFault(Exception ex)
     {
         switch (ex)
         {
@@ -611,13 +587,17 @@ public sealed class FramedConnection
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfDisposed()
     {
-        if (Volatile.Read(ref _disposed) != 0)
+        if (_disposed != 0)
         {
-            throw Disposed();
+            ThrowDisposed();
         }
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowDisposed() => throw Disposed();
 
     private static ObjectDisposedException Disposed()
         => new ObjectDisposedException(nameof(FramedConnection), "The connection was disposed.");

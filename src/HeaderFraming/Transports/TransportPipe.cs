@@ -78,11 +78,14 @@ internal sealed class TransportPipe : IDuplexPipe
         // Inbound backpressure: stop reading when the application falls behind. A frame larger than that cannot deadlock:
         // FrameReader waits for a started frame with ReadAtLeastAsync(frame length), and a Pipe does not pause its writer
         // below the size its reader waits for.
+        // The receive loop resumes on the thread pool (Kestrel resumes its transport on its I/O queues), not inline in the
+        // application's AdvanceTo: inline, a paused loop would receive and copy on the application's thread, in series with
+        // the parsing, instead of on the other core.
         long inboundPause = options.MaxBufferedReceiveBytes;
         _inbound = new Pipe(new PipeOptions(
             pool: pool,
             readerScheduler: PipeScheduler.ThreadPool,
-            writerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: inboundPause,
             resumeWriterThreshold: inboundPause / 2,
             minimumSegmentSize: Math.Min(InitialReadSize, largestBlock),
