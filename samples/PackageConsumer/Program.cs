@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
+using System.IO;
 using System.IO.Pipelines;
 using System.Linq;
 using System.Net;
@@ -47,6 +48,7 @@ Check(answers.SelectMany((r, c) => r.Select((a, i) => a == $"CLIENT {c} MESSAGE 
 
 await JsonAsync();
 await FastLoopAsync();
+Check(await TimeServerLearnsTheClientLeftAsync() == ConnectionShutdownReason.PeerClosed, "a send-only server learns from Closed that its client left");
 await MetricsSnippetAsync();
 
 stop.Cancel();
@@ -69,6 +71,42 @@ void Check(bool ok, string what)
     {
         failures++;
     }
+}
+
+// A send-only server (the tutorial's time server): Closed tells it that its client left.
+static async Task<ConnectionShutdownReason> ServeTimeAsync(FramedConnection client, TimeSpan every)
+{
+    await client.SendAsync("Welcome to the server!"u8.ToArray());
+    try
+    {
+        while (!client.Closed.IsCancellationRequested)
+        {
+            await client.SendAsync(Encoding.UTF8.GetBytes($"The time is {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0}"));
+            await Task.Delay(every, client.Closed);
+        }
+    }
+    catch (Exception ex) when (ex is OperationCanceledException or IOException)
+    {
+        // Closed fired during the delay, or a send found the client gone.
+    }
+
+    return client.ShutdownReason; // PeerClosed when the client closed its side
+}
+
+static async Task<ConnectionShutdownReason> TimeServerLearnsTheClientLeftAsync()
+{
+    using var timeListener = new TcpListener(IPAddress.Loopback, 0);
+    timeListener.Start();
+    Task<FramedConnection> client = FramedConnection.ConnectAsync("127.0.0.1", ((IPEndPoint)timeListener.LocalEndpoint).Port, AsciiDecimalCodec.Default);
+    await using FramedConnection server = FramedConnection.Create(await timeListener.AcceptSocketAsync(), AsciiDecimalCodec.Default);
+    Task<ConnectionShutdownReason> serving = ServeTimeAsync(server, TimeSpan.FromMilliseconds(50));
+    await using (FramedConnection reader = await client)
+    {
+        await reader.ReadFrameAsync(); // the welcome
+        await reader.ReadFrameAsync(); // one time message, then the client leaves
+    }
+
+    return await serving.WaitAsync(TimeSpan.FromSeconds(30));
 }
 
 static async Task QuickStartAsync()

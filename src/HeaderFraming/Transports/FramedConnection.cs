@@ -372,7 +372,7 @@ public sealed class FramedConnection : IReaderFaultObserver
     /// <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>.</summary>
     /// <param name="header">Every header byte; the codec fills in the length field.</param>
     /// <param name="payload">The payload.</param>
-    /// <param name="cancellationToken">Cancels the wait for buffer space.</param>
+    /// <param name="cancellationToken">Cancels a send still queued behind backpressure (it then wrote nothing).</param>
     /// <returns>A task that completes when the frame is buffered.</returns>
     public ValueTask SendAsync(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
         => SendCoreAsync((header, payload), static (FrameWriter writer, in (ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Payload) state)
@@ -383,7 +383,7 @@ public sealed class FramedConnection : IReaderFaultObserver
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="value">The message.</param>
     /// <param name="serializer">The payload format, e.g. <see cref="Utf8TextSerializer.Instance"/>.</param>
-    /// <param name="cancellationToken">Cancels the wait for buffer space.</param>
+    /// <param name="cancellationToken">Cancels a send still queued behind backpressure (it then wrote nothing).</param>
     /// <returns>A task that completes when the frame is buffered.</returns>
     /// <remarks>If the serializer throws before any of the payload had to be handed to the transport, nothing is sent and the
     /// connection can go on; otherwise the connection is closed to avoid sending a corrupt frame.</remarks>

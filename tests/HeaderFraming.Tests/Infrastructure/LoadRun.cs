@@ -104,6 +104,7 @@ public static class LoadRun
     public static async Task<Result> RunAsync(Settings settings, TimeSpan limit, Action<string> log)
     {
         long baseline = GC.GetTotalMemory(forceFullCollection: true);
+        long poolRetainedBefore = BlockMemoryPool.Default.RetainedBytes;
         int gen0Before = GC.CollectionCount(0);
         int gen2Before = GC.CollectionCount(2);
 
@@ -206,7 +207,7 @@ public static class LoadRun
 
         // The buffer pool keeps the blocks it handed out for reuse: they are not a leak of the connections.
         long poolRetained = BlockMemoryPool.Default.RetainedBytes;
-        long retained = GC.GetTotalMemory(forceFullCollection: true) - baseline - poolRetained;
+        long retained = GC.GetTotalMemory(forceFullCollection: true) - baseline - (poolRetained - poolRetainedBefore);
         using Process process = Process.GetCurrentProcess();
         return new Result(
             frames,
