@@ -86,6 +86,33 @@ public class ChecksummedReceiverTests
         });
     }
 
+    [Fact]
+    public void APrefixOfEachWritersFramesPassesTheAtMostCheckAndOneFrameTooManyFailsIt()
+    {
+        List<byte[]> frames = Frames(out int[] perWriter, out int empty);
+        var receiver = new ChecksummedReceiver(2, 70_000);
+        var arrived = new int[2];
+        foreach (byte[] frame in frames.Take(frames.Count / 2))
+        {
+            (int writer, int sequence) = receiver.Accept(new ReadOnlySequence<byte>(frame));
+            if (frame.Length == 0)
+            {
+                Assert.Equal((-1, -1), (writer, sequence));
+            }
+            else
+            {
+                Assert.Equal(arrived[writer]++, sequence);
+            }
+        }
+
+        Assert.Equal(arrived, new[] { receiver.ReceivedFrom(0), receiver.ReceivedFrom(1) });
+        Assert.True(arrived[0] > 0 && receiver.EmptyFrames > 0);
+        receiver.AssertReceivedNoMoreThan(perWriter, empty);
+        receiver.AssertReceivedNoMoreThan(arrived, receiver.EmptyFrames);
+        Assert.ThrowsAny<XunitException>(() => receiver.AssertReceivedNoMoreThan([arrived[0] - 1, arrived[1]], receiver.EmptyFrames));
+        Assert.ThrowsAny<XunitException>(() => receiver.AssertReceivedNoMoreThan(arrived, receiver.EmptyFrames - 1));
+    }
+
     /// <summary>Two writers, each sending every edge length twice, interleaved.</summary>
     private static List<byte[]> Frames(out int[] perWriter, out int empty)
     {

@@ -25,6 +25,10 @@ namespace HeaderFraming.Transports;
 /// <para><b>Faults lose nothing.</b> A failed receive ends the inbound pipe cleanly (its writer completes without the
 /// exception, which a <see cref="Pipe"/> would throw at its reader before the buffered bytes), and the fault is kept in
 /// <see cref="ReceiveFault"/> for the connection to report after the last complete frame.</para>
+/// <para><b>A reset is reported once.</b> Linux hands a reset (ECONNRESET) to the first call on the socket only: when that
+/// is a send, the next receive returns a plain end of stream. So an end of stream that comes after a send failed with a reset
+/// (or while a send that may have taken it is in flight) is reported as that reset, not as the peer's close, which would
+/// tell the application that the peer had sent everything.</para>
 /// </remarks>
 internal sealed class TransportPipe : IDuplexPipe
 {
@@ -35,6 +39,10 @@ internal sealed class TransportPipe : IDuplexPipe
     private const int MinimumUsefulRemainder = 2 * 1024;
 
     private static readonly TimeSpan s_loopExitWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an end of stream waits for a send in flight to say whether it took a reset. A send to a live peer
+    /// can block for longer (a peer that closed its side and does not read); the end of stream is then the peer's close.</summary>
+    private static readonly TimeSpan s_sendOutcomeWait = TimeSpan.FromSeconds(1);
 
     private readonly TransportIO _io;
     private readonly bool _leaveOpen;
@@ -48,6 +56,12 @@ internal sealed class TransportPipe : IDuplexPipe
     private long _bytesReceived;
     private long _bytesSent;
     private volatile bool _disposing;
+
+    /// <summary>1 while the send loop is inside a transport send, until its outcome (<see cref="SendFault"/>) is recorded.</summary>
+    private int _sendInFlight;
+
+    /// <summary>Set by the receive loop when an end of stream must wait for the outcome of the send in flight.</summary>
+    private TaskCompletionSource<bool>? _sendOutcome;
 
     /// <summary>Creates the pipes; <see cref="Start"/> starts the loops.</summary>
     /// <param name="io">The transport.</param>
@@ -179,6 +193,7 @@ internal sealed class TransportPipe : IDuplexPipe
         int readSize = Math.Min(InitialReadSize, _maxReadSize);
         bool lastReadFilled = false;
         int blockLeft = 0;
+        bool endOfStream = false;
         try
         {
             while (true)
@@ -198,6 +213,7 @@ internal sealed class TransportPipe : IDuplexPipe
                 int read = await _io.ReceiveAsync(memory, abort).ConfigureAwait(false);
                 if (read == 0)
                 {
+                    endOfStream = true;
                     break;
                 }
 
@@ -223,7 +239,16 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
             }
 
-            _lifetime.TrySet(ConnectionShutdownReason.PeerClosed);
+            if (endOfStream && await ResetTakenBySendAsync().ConfigureAwait(false) is Exception reset)
+            {
+                // The end of this stream is that reset: every frame received is still delivered, then the fault.
+                ReceiveFault = reset;
+                _lifetime.TrySet(ConnectionShutdownReason.Reset);
+            }
+            else
+            {
+                _lifetime.TrySet(ConnectionShutdownReason.PeerClosed);
+            }
         }
         catch (Exception) when (_disposing)
         {
@@ -238,6 +263,46 @@ internal sealed class TransportPipe : IDuplexPipe
         }
 
         writer.Complete();
+    }
+
+    /// <summary>At an end of stream: the reset a send took, if one did (see the remarks), or <see langword="null"/> for the
+    /// peer's close. A send in flight may have taken it without having said so yet: its outcome is awaited, for up to
+    /// <see cref="s_sendOutcomeWait"/>.</summary>
+    private async ValueTask<Exception?> ResetTakenBySendAsync()
+    {
+        if (Volatile.Read(ref _sendInFlight) != 0 && !_disposing)
+        {
+            var outcome = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Interlocked.Exchange(ref _sendOutcome, outcome);
+
+            // Checked again after publishing the waiter: a send that ends from here on finds it (OnSendSettled).
+            if (Volatile.Read(ref _sendInFlight) != 0)
+            {
+                using var timeout = new CancellationTokenSource(s_sendOutcomeWait);
+                try
+                {
+                    await TaskHelpers.WaitAsync(outcome.Task, timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    // Still sending to a live peer: the end of stream was its close.
+                }
+            }
+        }
+
+        Exception? fault = SendFault;
+        return fault != null && TransportIO.Classify(fault) == ConnectionShutdownReason.Reset ? fault : null;
+    }
+
+    /// <summary>The send in flight has ended and <see cref="SendFault"/> holds its failure, if any: wakes an end of stream
+    /// waiting for it.</summary>
+    private void OnSendSettled()
+    {
+        Interlocked.Exchange(ref _sendInFlight, 0);
+        if (Volatile.Read(ref _sendOutcome) != null)
+        {
+            Interlocked.Exchange(ref _sendOutcome, null)?.TrySetResult(true);
+        }
     }
 
     private async Task RunSendLoopAsync()
@@ -259,7 +324,9 @@ internal sealed class TransportPipe : IDuplexPipe
                 {
                     // Everything buffered goes out now: frames from many senders leave together (coalescing), in one
                     // gathered send where the transport has one.
+                    Interlocked.Exchange(ref _sendInFlight, 1);
                     await _io.SendAsync(buffer, abort).ConfigureAwait(false);
+                    OnSendSettled();
                     Interlocked.Add(ref _bytesSent, buffer.Length);
                 }
 
@@ -284,6 +351,8 @@ internal sealed class TransportPipe : IDuplexPipe
             {
                 _lifetime.TrySet(TransportIO.Classify(ex));
             }
+
+            OnSendSettled();
 
             reader.Complete(SendFault);
         }

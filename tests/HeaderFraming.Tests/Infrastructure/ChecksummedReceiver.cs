@@ -26,15 +26,19 @@ public sealed class ChecksummedReceiver
 
     public long PayloadBytes { get; private set; }
 
+    /// <summary>Non-empty frames of <paramref name="writer"/> that arrived (the sequence number its next frame must carry).</summary>
+    public int ReceivedFrom(int writer) => _next[writer];
+
     /// <summary>Checks the next payload; fails the test with a precise message on a lost, repeated, reordered or corrupt frame.</summary>
-    public void Accept(in ReadOnlySequence<byte> received)
+    /// <returns>The frame's writer and sequence number, or (-1, -1) for an empty frame (which carries neither).</returns>
+    public (int Writer, int Sequence) Accept(in ReadOnlySequence<byte> received)
     {
         Frames++;
         PayloadBytes += received.Length;
         if (received.IsEmpty)
         {
             EmptyFrames++;
-            return;
+            return (-1, -1);
         }
 
         if (received.Length > _scratch.Length)
@@ -64,7 +68,7 @@ public sealed class ChecksummedReceiver
             }
 
             Advance(writer, sequence, payload.Length);
-            return;
+            return (writer, sequence);
         }
 
         int shortWriter = payload[0];
@@ -83,6 +87,7 @@ public sealed class ChecksummedReceiver
         }
 
         _next[shortWriter] = expected + 1;
+        return (shortWriter, expected);
     }
 
     /// <summary>Asserts that every writer's last frame arrived and that as many empty frames arrived as were sent.</summary>
@@ -99,6 +104,27 @@ public sealed class ChecksummedReceiver
         }
 
         if (EmptyFrames != sentEmpty)
+        {
+            Assert.Fail($"{sentEmpty} empty frames were sent; {EmptyFrames} arrived");
+        }
+    }
+
+    /// <summary>Asserts that no writer's frames went beyond what it sent, and no more empty frames arrived than were sent: with
+    /// the order checked frame by frame, what arrived is then a prefix of each writer's frames (a connection that failed
+    /// part-way).</summary>
+    /// <param name="sentPerWriter">How many non-empty frames each writer sent (or tried to send).</param>
+    /// <param name="sentEmpty">How many empty frames all writers sent (or tried to send) together.</param>
+    public void AssertReceivedNoMoreThan(IReadOnlyList<int> sentPerWriter, long sentEmpty)
+    {
+        for (int w = 0; w < _next.Length; w++)
+        {
+            if (_next[w] > sentPerWriter[w])
+            {
+                Assert.Fail($"writer {w} sent {sentPerWriter[w]} non-empty frames; {_next[w]} arrived");
+            }
+        }
+
+        if (EmptyFrames > sentEmpty)
         {
             Assert.Fail($"{sentEmpty} empty frames were sent; {EmptyFrames} arrived");
         }
