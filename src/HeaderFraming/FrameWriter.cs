@@ -30,7 +30,8 @@ public sealed class FrameWriter
 {
     private readonly PipeWriter _writer;
     private readonly IFrameCodec _codec;
-    private readonly PayloadWriter _payloadWriter;
+    // Made by the first BeginFrame: a connection that only ever sends whole payloads (or nothing) holds none.
+    private PayloadWriter? _payloadWriter;
     private readonly int _fixedHeaderLength;
     private readonly bool _headerNeedsClearing;
     private readonly int _bigEndianPrefixWidth;
@@ -43,7 +44,6 @@ public sealed class FrameWriter
     {
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
-        _payloadWriter = new PayloadWriter(this);
         _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
         _bigEndianPrefixWidth = (codec as Codecs.BinaryLengthCodec)?.PlainBigEndianPrefixWidth ?? 0;
 
@@ -156,8 +156,9 @@ public sealed class FrameWriter
             ThrowHelper.ThrowArgument(nameof(header), $"A header template must be {_codec.MaxHeaderLength} bytes, for a fixed-width codec ({_codec}).");
         }
 
-        _payloadWriter.Begin(header);
-        return _payloadWriter;
+        PayloadWriter payloadWriter = _payloadWriter ??= new PayloadWriter(this);
+        payloadWriter.Begin(header);
+        return payloadWriter;
     }
 
     /// <summary>Ends the frame started by <see cref="BeginFrame"/>: writes its header with the payload's length.</summary>
@@ -165,12 +166,13 @@ public sealed class FrameWriter
     /// <exception cref="InvalidOperationException">No frame is open.</exception>
     public long EndFrame()
     {
-        if (!_payloadWriter.IsOpen)
+        if (_payloadWriter is not { IsOpen: true } payloadWriter)
         {
             ThrowHelper.ThrowInvalidOperation("No frame is open: call BeginFrame first.");
+            return 0;
         }
 
-        return _payloadWriter.End();
+        return payloadWriter.End();
     }
 
     /// <summary>
@@ -180,9 +182,9 @@ public sealed class FrameWriter
     /// </summary>
     public void AbortFrame()
     {
-        if (_payloadWriter.IsOpen)
+        if (_payloadWriter is { IsOpen: true } payloadWriter)
         {
-            _payloadWriter.Abort();
+            payloadWriter.Abort();
         }
     }
 
@@ -190,9 +192,9 @@ public sealed class FrameWriter
     /// <param name="exception">An error to report to the pipe's reader, or <see langword="null"/>.</param>
     public void Complete(Exception? exception = null)
     {
-        if (_payloadWriter.IsOpen)
+        if (_payloadWriter is { IsOpen: true } payloadWriter)
         {
-            _payloadWriter.Abort();
+            payloadWriter.Abort();
         }
 
         _writer.Complete(exception);
@@ -297,7 +299,7 @@ public sealed class FrameWriter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void ThrowIfFrameOpen()
     {
-        if (_payloadWriter.IsOpenOrFaulted)
+        if (_payloadWriter is { IsOpenOrFaulted: true })
         {
             ThrowFrameOpenOrFaulted();
         }
@@ -306,7 +308,7 @@ public sealed class FrameWriter
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowFrameOpenOrFaulted()
     {
-        if (_payloadWriter.IsFaulted)
+        if (_payloadWriter!.IsFaulted)
         {
             ThrowHelper.ThrowInvalidOperation("The frame writer is faulted: an earlier frame was abandoned after part of it was written.");
         }

@@ -6,6 +6,27 @@ namespace HeaderFraming.Internal;
 
 internal static class TaskHelpers
 {
+    /// <summary>Waits for <paramref name="task"/> to end (successfully or not) or for <paramref name="limit"/> to pass,
+    /// whichever comes first, without throwing. Unlike <c>Task.WhenAny(task, Task.Delay(limit))</c>, it leaves no timer
+    /// behind when the task ends first: a closed connection is not kept reachable for the rest of the limit.</summary>
+    public static async Task WaitAtMostAsync(Task task, TimeSpan limit)
+    {
+        if (task.IsCompleted)
+        {
+            return;
+        }
+
+#if NET
+        await task.WaitAsync(limit).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+#else
+        using (var timer = new CancellationTokenSource())
+        {
+            await Task.WhenAny(task, Task.Delay(limit, timer.Token)).ConfigureAwait(false);
+            timer.Cancel();
+        }
+#endif
+    }
+
     /// <summary>Waits for <paramref name="task"/> or for cancellation, whichever comes first (the task goes on).</summary>
     public static Task WaitAsync(Task task, CancellationToken cancellationToken)
     {

@@ -80,8 +80,7 @@ public sealed class FramedConnection : IReaderFaultObserver
         long coalescingBytes = CoalescingBytes(options);
         _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
         _reader = new FrameReader(_transport.Input, codec, options.Reader) { FaultObserver = this };
-        Func<Exception?>? transportFault = _transport.WritesDirectly ? null : () => _transport.SendFault;
-        _sender = new OrderedFrameSender(new FrameWriter(_transport.Output, codec), _transport.Output, coalescingBytes, transportFault);
+        _sender = new OrderedFrameSender(new FrameWriter(_transport.Output, codec), _transport.Output, coalescingBytes, _transport.WritesDirectly ? null : _transport);
 #if NET
         FramingMetrics.ConnectionOpened();
 #endif
@@ -493,7 +492,7 @@ public sealed class FramedConnection : IReaderFaultObserver
             _reader.CancelPendingRead();
             if (readExited != null)
             {
-                await Task.WhenAny(readExited.Task, Task.Delay(s_readExitWait)).ConfigureAwait(false);
+                await TaskHelpers.WaitAtMostAsync(readExited.Task, s_readExitWait).ConfigureAwait(false);
             }
         }
         else

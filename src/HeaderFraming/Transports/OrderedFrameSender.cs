@@ -35,7 +35,7 @@ internal sealed class OrderedFrameSender
     private readonly FrameWriter _writer;
     private readonly PipeWriter _output;
     private readonly long _coalescingBytes;
-    private readonly Func<Exception?>? _transportFault;
+    private readonly TransportPipe? _transport;
 
     private int _sendersInFlight;
     private bool _unflushed;
@@ -52,13 +52,15 @@ internal sealed class OrderedFrameSender
     /// <param name="writer">Writes frames into <paramref name="output"/>.</param>
     /// <param name="output">The pipe the frames go to.</param>
     /// <param name="coalescingBytes">How many bytes a sender may leave unflushed for the next one.</param>
-    /// <param name="transportFault">The transport's own error, asked for when the pipe stops accepting data.</param>
-    public OrderedFrameSender(FrameWriter writer, PipeWriter output, long coalescingBytes, Func<Exception?>? transportFault = null)
+    /// <param name="transport">The transport behind <paramref name="output"/>, whose own error
+    /// (<see cref="TransportPipe.SendFault"/>) is asked for when the pipe stops accepting data; <see langword="null"/> for a
+    /// pipe written directly.</param>
+    public OrderedFrameSender(FrameWriter writer, PipeWriter output, long coalescingBytes, TransportPipe? transport = null)
     {
         _writer = writer;
         _output = output;
         _coalescingBytes = coalescingBytes;
-        _transportFault = transportFault;
+        _transport = transport;
     }
 
     private enum State
@@ -502,7 +504,7 @@ internal sealed class OrderedFrameSender
 
     private Exception RecordFaultLocked(Exception? ex)
     {
-        Exception cause = ex ?? _transportFault?.Invoke() ?? new IOException("The transport stopped accepting data.");
+        Exception cause = ex ?? _transport?.SendFault ?? new IOException("The transport stopped accepting data.");
         _fault ??= new IOException("The connection can no longer send: " + cause.Message, cause);
         return _fault;
     }
@@ -519,7 +521,7 @@ internal sealed class OrderedFrameSender
             throw new IOException(_fault.Message, _fault);
         }
 
-        if (_transportFault?.Invoke() is Exception fault)
+        if (_transport?.SendFault is Exception fault)
         {
             throw RecordFaultLocked(fault);
         }

@@ -44,6 +44,13 @@ internal sealed class TransportPipe : IDuplexPipe
     /// can block for longer (a peer that closed its side and does not read); the end of stream is then the peer's close.</summary>
     private static readonly TimeSpan s_sendOutcomeWait = TimeSpan.FromSeconds(1);
 
+    // The options of the last inbound and outbound pipe made over the default pool: a Pipe keeps its PipeOptions for life,
+    // so connections with the same settings (all of them, with the default options) share two instead of holding a pair
+    // each (144 bytes of every idle connection). PipeOptions is immutable; a race only makes one more. A custom pool is
+    // never kept here, so that a static field does not keep it alive after its connections.
+    private static PipeOptions? s_inboundOptions;
+    private static PipeOptions? s_outboundOptions;
+
     private readonly TransportIO _io;
     private readonly bool _leaveOpen;
     private readonly ConnectionLifetime _lifetime;
@@ -96,14 +103,13 @@ internal sealed class TransportPipe : IDuplexPipe
         // application's AdvanceTo: inline, a paused loop would receive and copy on the application's thread, in series with
         // the parsing, instead of on the other core.
         long inboundPause = options.MaxBufferedReceiveBytes;
-        _inbound = new Pipe(new PipeOptions(
-            pool: pool,
-            readerScheduler: PipeScheduler.ThreadPool,
+        _inbound = new Pipe(SharedPipeOptions(
+            ref s_inboundOptions,
+            pool,
             writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: inboundPause,
             resumeWriterThreshold: inboundPause / 2,
-            minimumSegmentSize: Math.Min(InitialReadSize, largestBlock),
-            useSynchronizationContext: false));
+            minimumSegmentSize: Math.Min(InitialReadSize, largestBlock)));
 
         if (directOutput != null)
         {
@@ -112,14 +118,13 @@ internal sealed class TransportPipe : IDuplexPipe
         else
         {
             long outboundPause = Math.Max(1, options.MaxBufferedSendBytes - coalescingBytes);
-            _outbound = new Pipe(new PipeOptions(
-                pool: pool,
-                readerScheduler: PipeScheduler.ThreadPool,
+            _outbound = new Pipe(SharedPipeOptions(
+                ref s_outboundOptions,
+                pool,
                 writerScheduler: PipeScheduler.ThreadPool,
                 pauseWriterThreshold: outboundPause,
                 resumeWriterThreshold: Math.Max(1, outboundPause / 2),
-                minimumSegmentSize: Math.Min(options.SegmentSize, largestBlock),
-                useSynchronizationContext: false));
+                minimumSegmentSize: Math.Min(options.SegmentSize, largestBlock)));
             _output = _outbound.Writer;
         }
 
@@ -153,11 +158,21 @@ internal sealed class TransportPipe : IDuplexPipe
 
     public void Start()
     {
+#if NET
+        // Each loop's own task: the loops begin by yielding to the thread pool, as Task.Run would, without the proxy task
+        // Task.Run keeps per loop for the connection's life (72 bytes each).
+        ReceiveLoop = RunReceiveLoopAsync();
+        if (_outbound != null)
+        {
+            SendLoop = RunSendLoopAsync();
+        }
+#else
         ReceiveLoop = Task.Run(RunReceiveLoopAsync);
         if (_outbound != null)
         {
             SendLoop = Task.Run(RunSendLoopAsync);
         }
+#endif
     }
 
     /// <summary>Stops both loops and closes the transport (unless left open). The inbound pipe's reader must have been
@@ -175,7 +190,7 @@ internal sealed class TransportPipe : IDuplexPipe
 
         try
         {
-            await Task.WhenAny(Task.WhenAll(ReceiveLoop, SendLoop), Task.Delay(s_loopExitWait)).ConfigureAwait(false);
+            await TaskHelpers.WaitAtMostAsync(Task.WhenAll(ReceiveLoop, SendLoop), s_loopExitWait).ConfigureAwait(false);
         }
         finally
         {
@@ -188,6 +203,9 @@ internal sealed class TransportPipe : IDuplexPipe
 
     private async Task RunReceiveLoopAsync()
     {
+#if NET
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+#endif
         PipeWriter writer = _inbound.Writer;
         CancellationToken abort = _abort?.Token ?? default;
         int readSize = Math.Min(InitialReadSize, _maxReadSize);
@@ -307,6 +325,9 @@ internal sealed class TransportPipe : IDuplexPipe
 
     private async Task RunSendLoopAsync()
     {
+#if NET
+        await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
+#endif
         PipeReader reader = _outbound!.Reader;
         CancellationToken abort = _abort?.Token ?? default;
         try
@@ -356,6 +377,43 @@ internal sealed class TransportPipe : IDuplexPipe
 
             reader.Complete(SendFault);
         }
+    }
+
+    /// <summary>The options of a pipe: <paramref name="last"/> if it has these settings, else new ones, kept there if they
+    /// use the default pool.</summary>
+    private static PipeOptions SharedPipeOptions(
+        ref PipeOptions? last,
+        MemoryPool<byte> pool,
+        PipeScheduler writerScheduler,
+        long pauseWriterThreshold,
+        long resumeWriterThreshold,
+        int minimumSegmentSize)
+    {
+        PipeOptions? options = Volatile.Read(ref last);
+        if (options != null
+            && options.Pool == pool
+            && options.WriterScheduler == writerScheduler
+            && options.PauseWriterThreshold == pauseWriterThreshold
+            && options.ResumeWriterThreshold == resumeWriterThreshold
+            && options.MinimumSegmentSize == minimumSegmentSize)
+        {
+            return options;
+        }
+
+        options = new PipeOptions(
+            pool: pool,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: writerScheduler,
+            pauseWriterThreshold: pauseWriterThreshold,
+            resumeWriterThreshold: resumeWriterThreshold,
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false);
+        if (pool == BlockMemoryPool.Default)
+        {
+            Volatile.Write(ref last, options);
+        }
+
+        return options;
     }
 
     /// <summary>For an <see cref="IDuplexPipe"/> transport, the connection's sender counts what it flushed.</summary>
