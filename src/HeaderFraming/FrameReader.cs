@@ -73,6 +73,14 @@ public sealed class FrameReader
 
     private ExceptionDispatchInfo? _fault;
 
+    // A wait of ReadFrameCoreAsync that an owner may abort (a connection's dispose): NotWaiting, Waiting or Aborted.
+    private const int NotWaiting = 0;
+    private const int Waiting = 1;
+    private const int Aborted = 2;
+    private int _waitState;
+    private Exception? _abortException;
+    private TaskCompletionSource<bool>? _abortedReadExited;
+
     // Timeouts (only when configured).
     private Timer? _timer;
     private int _timerFired;
@@ -328,6 +336,38 @@ public sealed class FrameReader
         _reader.CancelPendingRead();
     }
 
+    /// <summary>
+    /// Ends reading for an owner that may call it while a read waits (a connection's dispose): a read waiting now ends with
+    /// <paramref name="exception"/> and completes the pipe reader itself, so that no pipe memory is returned under it;
+    /// otherwise the pipe reader is completed at once. Later reads throw <paramref name="exception"/>.
+    /// </summary>
+    /// <returns>A task that completes when the pipe reader is completed.</returns>
+    internal Task AbortAsync(Exception exception)
+    {
+        _abortException = exception;
+        var exited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _abortedReadExited, exited);
+        if (Interlocked.Exchange(ref _waitState, Aborted) == Waiting)
+        {
+            _reader.CancelPendingRead();
+            return exited.Task;
+        }
+
+        Complete();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Ends a wait; <see langword="true"/> if the reader was aborted meanwhile.</summary>
+    private bool LeaveWait() => Interlocked.CompareExchange(ref _waitState, NotWaiting, Waiting) != Waiting;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowAborted()
+    {
+        Complete();
+        Volatile.Read(ref _abortedReadExited)?.TrySetResult(true);
+        throw _abortException!;
+    }
+
     /// <summary>Completes the underlying <see cref="PipeReader"/>: no more frames will be read, and frames returned earlier become invalid.</summary>
     /// <param name="exception">An error to report to the pipe's writer, or <see langword="null"/>.</param>
     public void Complete(Exception? exception = null)
@@ -434,22 +474,37 @@ public sealed class FrameReader
                 _reader.AdvanceTo(consumed, WaitsForWholeFrame ? consumed : _buffer.End);
             }
 
+            if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)
+            {
+                throw _abortException!;
+            }
+
             long deadline = _idleTimeoutTicks == 0 && _frameTimeoutTicks == 0 ? 0 : ArmTimer(buffered);
             ReadResult result;
-            if (deadline == 0)
+            try
             {
                 result = await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
             }
-            else
+            catch
             {
-                try
+                if (LeaveWait())
                 {
-                    result = await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
+                    ThrowAborted();
                 }
-                finally
+
+                throw;
+            }
+            finally
+            {
+                if (deadline != 0)
                 {
                     _timer?.Change(Timeout.Infinite, Timeout.Infinite);
                 }
+            }
+
+            if (LeaveWait())
+            {
+                ThrowAborted();
             }
 
             // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
@@ -492,7 +547,8 @@ public sealed class FrameReader
     {
         if (buffered == 0)
         {
-            return FrameReadResult.Completed;
+            // A clean end, unless the owner knows it was a transport failure (reported after the last frame, every time).
+            return FaultObserver?.EndOfStreamFault() is Exception transportFault ? throw transportFault : FrameReadResult.Completed;
         }
 
         ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());

@@ -2,9 +2,13 @@ using System;
 
 namespace HeaderFraming.Internal;
 
-/// <summary>Told once when a <see cref="FrameReader"/> latches its fault (a malformed, too large or truncated frame, a
-/// timeout): the connection records its shutdown reason there, so its read paths need no exception handling.</summary>
+/// <summary>The owner of a <see cref="FrameReader"/> (a connection): told once when the reader latches its fault (a
+/// malformed, too large or truncated frame, a timeout), and asked, at a clean end of the stream, whether that end was in
+/// fact a transport failure to report after the last frame. So the connection's read paths need no wrapper of their own.</summary>
 internal interface IReaderFaultObserver
 {
     void OnReaderFault(Exception exception);
+
+    /// <summary>The error to throw instead of <see cref="FrameReadResult.Completed"/>, or <see langword="null"/>.</summary>
+    Exception? EndOfStreamFault();
 }

@@ -59,18 +59,13 @@ public sealed class FramedConnection : IReaderFaultObserver
     private static readonly TimeSpan s_drainOnDispose = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_readExitWait = TimeSpan.FromSeconds(2);
 
-    private const int ReadIdle = 0;
-    private const int ReadWaiting = 1;
-    private const int ReadDisposed = 2;
 
     private readonly IFrameCodec _codec;
     private readonly FrameReader _reader;
     private readonly OrderedFrameSender _sender;
     private readonly TransportPipe _transport;
     private readonly ConnectionLifetime _lifetime;
-    private int _readState;
     private int _disposed;
-    private TaskCompletionSource<bool>? _readExited;
 
     private FramedConnection(TransportIO io, PipeWriter? directOutput, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions? options)
     {
@@ -250,13 +245,10 @@ public sealed class FramedConnection : IReaderFaultObserver
     /// <exception cref="ObjectDisposedException">The connection was disposed (also ends a read waiting when it was).</exception>
     public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
+        // One reader at a time; the wait is FrameReader's own (one pooled state machine per pending read), which also ends
+        // a read waiting when the connection is disposed and reports a transport failure after the last frame.
         ThrowIfDisposed();
-        if (_reader.TryReadFrame(out Frame frame))
-        {
-            return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
-        }
-
-        return ReadFrameSlowAsync(cancellationToken);
+        return _reader.ReadFrameAsync(cancellationToken);
     }
 
     /// <summary>Returns the next frame if it is already buffered, without waiting (see <see cref="FrameReader.TryReadFrame(out Frame)"/>).</summary>
@@ -480,89 +472,27 @@ public sealed class FramedConnection : IReaderFaultObserver
         _sender.Abandon(new ObjectDisposedException(nameof(FramedConnection), "The connection was disposed before the frame could be sent."));
 
         // Reads: a read waiting now is woken and completes the reader itself, so that no pipe memory is returned under it.
-        TaskCompletionSource<bool>? readExited = null;
-        if (Volatile.Read(ref _readState) == ReadWaiting)
-        {
-            readExited = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _readExited, readExited);
-        }
-
-        if (Interlocked.Exchange(ref _readState, ReadDisposed) == ReadWaiting)
-        {
-            _reader.CancelPendingRead();
-            if (readExited != null)
-            {
-                await TaskHelpers.WaitAtMostAsync(readExited.Task, s_readExitWait).ConfigureAwait(false);
-            }
-        }
-        else
-        {
-            _reader.Complete();
-        }
-
+        await TaskHelpers.WaitAtMostAsync(_reader.AbortAsync(Disposed()), s_readExitWait).ConfigureAwait(false);
         await _transport.DisposeAsync().ConfigureAwait(false);
     }
 
-#if NET
-    // Reuses the state machine box across awaits: no allocation per wait for bytes.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-#endif
-    private async ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)
+    /// <summary>At a clean end of the inbound stream: the transport's failure, if that is what ended it.</summary>
+    Exception? IReaderFaultObserver.EndOfStreamFault()
     {
-        if (Interlocked.CompareExchange(ref _readState, ReadWaiting, ReadIdle) != ReadIdle)
+        if (_transport.ReceiveFault is not Exception fault)
         {
-            ThrowIfDisposed();
-            ThrowHelper.ThrowInvalidOperation("Another read is in progress: a FramedConnection has one reader at a time.");
+            return null;
         }
 
-        FrameReadResult result;
-        try
-        {
-            result = await _reader.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            if (LeaveRead())
-            {
-                throw Disposed();
-            }
-
-            throw;
-        }
-
-        if (LeaveRead())
-        {
-            throw Disposed();
-        }
-
-        if (result.IsCompleted && _transport.ReceiveFault is Exception fault)
-        {
-            throw new IOException(
-                string.Format(
-                    System.Globalization.CultureInfo.InvariantCulture,
-                    "The connection {0} after the last complete frame ({1:N0} frames, {2:N0} bytes received): {3}",
-                    ShutdownReason == ConnectionShutdownReason.Reset ? "was reset by the peer" : "failed",
-                    FramesReceived,
-                    BytesReceived,
-                    fault.Message),
-                fault);
-        }
-
-        return result;
-    }
-
-    /// <summary>Ends a waiting read; <see langword="true"/> if the connection was disposed meanwhile (the read then completes
-    /// the reader, which the dispose left to it).</summary>
-    private bool LeaveRead()
-    {
-        if (Interlocked.CompareExchange(ref _readState, ReadIdle, ReadWaiting) == ReadWaiting)
-        {
-            return false;
-        }
-
-        _reader.Complete();
-        Volatile.Read(ref _readExited)?.TrySetResult(true);
-        return true;
+        return new IOException(
+            string.Format(
+                System.Globalization.CultureInfo.InvariantCulture,
+                "The connection {0} after the last complete frame ({1:N0} frames, {2:N0} bytes received): {3}",
+                ShutdownReason == ConnectionShutdownReason.Reset ? "was reset by the peer" : "failed",
+                FramesReceived,
+                BytesReceived,
+                fault.Message),
+            fault);
     }
 
     /// <summary>The reader latched a fault: record why reading ended.</summary>

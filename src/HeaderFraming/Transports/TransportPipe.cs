@@ -57,8 +57,10 @@ internal sealed class TransportPipe : IDuplexPipe
     private readonly bool _waitForData;
     private readonly int _maxReadSize;
     private readonly Pipe _inbound;
-    private readonly Pipe? _outbound;
+    private readonly PipeOptions? _outboundOptions;
+    private readonly bool _writesDirectly;
     private readonly PipeWriter _output;
+    private Pipe? _outbound;
     private readonly CancellationTokenSource? _abort;
     private long _bytesReceived;
     private long _bytesSent;
@@ -114,18 +116,21 @@ internal sealed class TransportPipe : IDuplexPipe
         if (directOutput != null)
         {
             _output = directOutput;
+            _writesDirectly = true;
         }
         else
         {
+            // The outbound pipe and the send loop are made by the first send (or the end of sending): a connection that
+            // has sent nothing holds neither (about 680 bytes of every idle server connection that only reads).
             long outboundPause = Math.Max(1, options.MaxBufferedSendBytes - coalescingBytes);
-            _outbound = new Pipe(SharedPipeOptions(
+            _outboundOptions = SharedPipeOptions(
                 ref s_outboundOptions,
                 pool,
                 writerScheduler: PipeScheduler.ThreadPool,
                 pauseWriterThreshold: outboundPause,
                 resumeWriterThreshold: Math.Max(1, outboundPause / 2),
-                minimumSegmentSize: Math.Min(options.SegmentSize, largestBlock)));
-            _output = _outbound.Writer;
+                minimumSegmentSize: Math.Min(options.SegmentSize, largestBlock));
+            _output = new OutboundWriter(this);
         }
 
         ReceiveLoop = Task.CompletedTask;
@@ -154,7 +159,7 @@ internal sealed class TransportPipe : IDuplexPipe
     public long BytesSent => Interlocked.Read(ref _bytesSent);
 
     /// <summary>Whether the connection writes the transport's own writer (no send loop).</summary>
-    public bool WritesDirectly => _outbound == null;
+    public bool WritesDirectly => _writesDirectly;
 
     public void Start()
     {
@@ -162,17 +167,34 @@ internal sealed class TransportPipe : IDuplexPipe
         // Each loop's own task: the loops begin by yielding to the thread pool, as Task.Run would, without the proxy task
         // Task.Run keeps per loop for the connection's life (72 bytes each).
         ReceiveLoop = RunReceiveLoopAsync();
-        if (_outbound != null)
-        {
-            SendLoop = RunSendLoopAsync();
-        }
 #else
         ReceiveLoop = Task.Run(RunReceiveLoopAsync);
-        if (_outbound != null)
-        {
-            SendLoop = Task.Run(RunSendLoopAsync);
-        }
 #endif
+    }
+
+    /// <summary>The outbound pipe, made (with its send loop) on first use by the connection's sender. Races are settled by a
+    /// compare-exchange: one pipe and one loop per connection.</summary>
+    private Pipe Outbound()
+    {
+        Pipe? outbound = Volatile.Read(ref _outbound);
+        if (outbound != null)
+        {
+            return outbound;
+        }
+
+        var created = new Pipe(_outboundOptions!);
+        outbound = Interlocked.CompareExchange(ref _outbound, created, null);
+        if (outbound != null)
+        {
+            return outbound;
+        }
+
+#if NET
+        SendLoop = RunSendLoopAsync();
+#else
+        SendLoop = Task.Run(RunSendLoopAsync);
+#endif
+        return created;
     }
 
     /// <summary>Stops both loops and closes the transport (unless left open). The inbound pipe's reader must have been
@@ -181,7 +203,7 @@ internal sealed class TransportPipe : IDuplexPipe
     {
         _disposing = true;
         _abort?.Cancel();
-        _outbound?.Reader.CancelPendingRead();
+        Volatile.Read(ref _outbound)?.Reader.CancelPendingRead();
         _inbound.Writer.CancelPendingFlush();
         if (!_leaveOpen || _io is PipeReaderTransportIO)
         {
@@ -194,7 +216,7 @@ internal sealed class TransportPipe : IDuplexPipe
         }
         finally
         {
-            _outbound?.Writer.Complete();
+            Volatile.Read(ref _outbound)?.Writer.Complete();
             _inbound.Reader.Complete();
             (_io as PipeReaderTransportIO)?.Complete();
             _abort?.Dispose();
@@ -418,4 +440,23 @@ internal sealed class TransportPipe : IDuplexPipe
 
     /// <summary>For an <see cref="IDuplexPipe"/> transport, the connection's sender counts what it flushed.</summary>
     public void AddBytesSent(long count) => Interlocked.Add(ref _bytesSent, count);
+
+    /// <summary>The connection's view of the outbound pipe: makes it (and the send loop) on first use, then forwards.</summary>
+    private sealed class OutboundWriter(TransportPipe owner) : PipeWriter
+    {
+        private PipeWriter Writer => (Volatile.Read(ref owner._outbound) ?? owner.Outbound()).Writer;
+
+        public override void Advance(int bytes) => Writer.Advance(bytes);
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => Writer.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => Writer.GetSpan(sizeHint);
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) => Writer.FlushAsync(cancellationToken);
+
+        public override void CancelPendingFlush() => Volatile.Read(ref owner._outbound)?.Writer.CancelPendingFlush();
+
+        // The end of sending makes the pipe too: the send loop is what shuts the transport's send side down (FIN).
+        public override void Complete(Exception? exception = null) => Writer.Complete(exception);
+    }
 }
