@@ -284,19 +284,7 @@ internal sealed class OrderedFrameSender
 
     private ValueTask FlushLocked(CancellationToken cancellationToken)
     {
-        // The frames are in the buffer: the flush is never cancelled by a caller (a cancelled flush of a stream could leave
-        // half a frame on the wire); the caller's token only abandons the wait for backpressure.
-        _unflushed = false;
-        Interlocked.Exchange(ref _bytesFlushed, _writer.BytesWritten);
-        ValueTask<FlushResult> flush;
-        try
-        {
-            flush = _output.FlushAsync(CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            return new ValueTask(Task.FromException(RecordFaultLocked(ex)));
-        }
+        ValueTask<FlushResult> flush = StartFlushLocked();
 
         if (flush.IsCompletedSuccessfully)
         {
@@ -315,6 +303,23 @@ internal sealed class OrderedFrameSender
 
         _flushPending = true;
         return new ValueTask(AwaitFlushThenDrainAsync(flush, batch: null));
+    }
+
+    /// <summary>Flushes everything written so far. The frames are in the buffer: the flush is never cancelled by a caller (a
+    /// cancelled flush of a stream could leave half a frame on the wire); a caller's token only abandons the wait for
+    /// backpressure. A flush that throws comes back as a faulted task, which the caller's await reports.</summary>
+    private ValueTask<FlushResult> StartFlushLocked()
+    {
+        _unflushed = false;
+        Interlocked.Exchange(ref _bytesFlushed, _writer.BytesWritten);
+        try
+        {
+            return _output.FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            return new ValueTask<FlushResult>(Task.FromException<FlushResult>(ex));
+        }
     }
 
     /// <summary>Waits for a flush held by backpressure; then completes the sends whose frames it carried and drains the
@@ -417,17 +422,7 @@ internal sealed class OrderedFrameSender
                 return;
             }
 
-            _unflushed = false;
-            Interlocked.Exchange(ref _bytesFlushed, _writer.BytesWritten);
-            ValueTask<FlushResult> flush;
-            try
-            {
-                flush = _output.FlushAsync(CancellationToken.None);
-            }
-            catch (Exception ex)
-            {
-                flush = new ValueTask<FlushResult>(Task.FromException<FlushResult>(ex));
-            }
+            ValueTask<FlushResult> flush = StartFlushLocked();
 
             if (flush.IsCompletedSuccessfully && !flush.Result.IsCompleted)
             {
