@@ -16,7 +16,7 @@ namespace HeaderFraming.Internal;
 /// <para>The block objects are themselves the <see cref="IMemoryOwner{T}"/>s and are reused with their arrays, so a rent
 /// from a warm pool allocates nothing. On .NET 8+ the arrays are pinned (the pinned object heap): sockets read into and
 /// write from them without pinning per call, and they never fragment the compacting heap.</para>
-/// <para>Like Kestrel's pool it trims itself: every <see cref="TrimInterval"/> each size class releases the blocks that
+/// <para>Like Kestrel's pool it trims itself: every 10 seconds each size class releases the blocks that
 /// stayed unused through the whole interval, so the memory of a spike goes back to the GC once the spike is over.</para>
 /// </remarks>
 internal sealed class BlockMemoryPool : MemoryPool<byte>
@@ -27,6 +27,7 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
     /// <summary>The largest block; larger requests are served by the pipe from <see cref="ArrayPool{T}.Shared"/>.</summary>
     public const int MaximumBlockSize = 1024 * 1024;
 
+    // How long a free block may stay unused before a trim releases it: 10 seconds.
     private static readonly long s_trimIntervalTicks = Stopwatch.Frequency * 10;
 
     private readonly SizeClass[] _classes;
@@ -43,9 +44,6 @@ internal sealed class BlockMemoryPool : MemoryPool<byte>
 
     /// <summary>The pool every connection uses unless <see cref="FramedConnectionOptions.MemoryPool"/> says otherwise.</summary>
     public static BlockMemoryPool Default { get; } = new BlockMemoryPool();
-
-    /// <summary>How long a free block may stay unused before a trim releases it.</summary>
-    public static TimeSpan TrimInterval => TimeSpan.FromSeconds(10);
 
     public override int MaxBufferSize => MaximumBlockSize;
 

@@ -438,9 +438,6 @@ internal sealed class TransportPipe : IDuplexPipe
         return options;
     }
 
-    /// <summary>For an <see cref="IDuplexPipe"/> transport, the connection's sender counts what it flushed.</summary>
-    public void AddBytesSent(long count) => Interlocked.Add(ref _bytesSent, count);
-
     /// <summary>The connection's view of the outbound pipe: makes it (and the send loop) on first use, then forwards.</summary>
     private sealed class OutboundWriter(TransportPipe owner) : PipeWriter
     {

@@ -21,7 +21,7 @@ internal sealed class SocketTransportIO(Socket socket, bool gather) : TransportI
 
     public override bool CanWaitForData => true;
 
-    public override bool GathersSends { get; } = gather;
+    private readonly bool _gathersSends = gather;
 
     public override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
@@ -52,7 +52,7 @@ internal sealed class SocketTransportIO(Socket socket, bool gather) : TransportI
             return SendSingleAsync(buffer.First, cancellationToken);
         }
 
-        return GathersSends ? SendGatheredAsync(buffer) : SendEachAsync(buffer, cancellationToken);
+        return _gathersSends ? SendGatheredAsync(buffer) : SendEachAsync(buffer, cancellationToken);
     }
 
     private async ValueTask SendSingleAsync(ReadOnlyMemory<byte> memory, CancellationToken cancellationToken)

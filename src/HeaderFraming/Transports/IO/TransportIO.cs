@@ -17,9 +17,6 @@ internal abstract class TransportIO
     /// transport honours). When <see langword="false"/> the receive loop goes straight to <see cref="ReceiveAsync"/>.</summary>
     public abstract bool CanWaitForData { get; }
 
-    /// <summary>Whether a multi-segment <see cref="SendAsync"/> goes out in one call (a gathered send).</summary>
-    public virtual bool GathersSends => false;
-
     /// <summary>Waits until bytes can be received (or the end of the stream is there), holding no buffer while it waits.</summary>
     /// <returns>How many bytes are known to be waiting, or 0 when the transport does not say.</returns>
     public abstract ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken);
