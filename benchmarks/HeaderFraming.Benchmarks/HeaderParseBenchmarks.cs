@@ -7,11 +7,11 @@ using HeaderFraming.Codecs;
 namespace HeaderFraming.Benchmarks;
 
 /// <summary>
-/// The header parse hot path: each codec's <see cref="IFrameCodec.TryReadHeader"/> called through the interface, as
+/// The header parse hot path: each codec's <see cref="IFrameCodec.DecodeHeader"/> called through the interface, as
 /// FrameReader calls it, walking a ~16 MiB buffer of consecutive frames (wrapping around) for
 /// <see cref="HeadersPerInvoke"/> headers and touching every payload. Reported per header (OperationsPerInvoke).
 /// The split variants decode headers cut in two segments through
-/// <see cref="FrameCodecExtensions.TryReadHeader(IFrameCodec, in ReadOnlySequence{byte}, out int, out long)"/>.
+/// <see cref="FrameCodecExtensions.DecodeHeader(IFrameCodec, in ReadOnlySequence{byte}, out int, out long)"/>.
 /// </summary>
 [MemoryDiagnoser]
 public class HeaderParseBenchmarks
@@ -111,7 +111,7 @@ public class HeaderParseBenchmarks
                 position = 0;
             }
 
-            if (!codec.TryReadHeader(buffer[position..], out int headerLength, out long payloadLength))
+            if (codec.DecodeHeader(buffer[position..], out int headerLength, out long payloadLength) != OperationStatus.Done)
             {
                 throw new InvalidOperationException($"{name}: no header at offset {position}.");
             }
@@ -140,7 +140,7 @@ public class HeaderParseBenchmarks
                 index = 0;
             }
 
-            if (!codec.TryReadHeader(in split[index], out _, out long payloadLength))
+            if (codec.DecodeHeader(in split[index], out _, out long payloadLength) != OperationStatus.Done)
             {
                 throw new InvalidOperationException($"{name}: no header in split frame {index}.");
             }

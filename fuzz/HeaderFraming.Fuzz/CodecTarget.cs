@@ -6,7 +6,7 @@ using HeaderFraming.Codecs;
 namespace HeaderFraming.Fuzz;
 
 /// <summary>
-/// Fuzzes <see cref="IFrameCodec.TryReadHeader"/> and <see cref="IFrameCodec.WriteHeader"/> directly: the three outcomes of
+/// Fuzzes <see cref="IFrameCodec.DecodeHeader"/> and <see cref="IFrameCodec.WriteHeader"/> directly: the three outcomes of
 /// decoding are consistent (a prefix of a header needs more bytes, bytes after the header are ignored, a split buffer decodes
 /// like a whole one) and every header decodes back to what was encoded.
 /// </summary>
@@ -108,7 +108,7 @@ public static class CodecTarget
         FuzzCheckException.Check(valid, $"WriteHeader accepted the invalid length {length}");
         Outcome decoded = Decode(codec, header.AsSpan(0, written));
         FuzzCheckException.Check(decoded.Kind == OutcomeKind.Header && decoded.HeaderLength == written && decoded.PayloadLength == length,
-            $"length {length} did not survive WriteHeader then TryReadHeader");
+            $"length {length} did not survive WriteHeader then DecodeHeader");
     }
 
     private static long MinPayloadLength(IFrameCodec codec)
@@ -135,30 +135,24 @@ public static class CodecTarget
 
     private static Outcome Decode(IFrameCodec codec, ReadOnlySpan<byte> source)
     {
-        try
+        // A codec reports bad input as a value; an exception from DecodeHeader is a bug the fuzzer must surface.
+        return codec.DecodeHeader(source, out int headerLength, out long payloadLength) switch
         {
-            return codec.TryReadHeader(source, out int headerLength, out long payloadLength)
-                ? new Outcome(OutcomeKind.Header, headerLength, payloadLength, null)
-                : new Outcome(OutcomeKind.NeedMore, 0, 0, null);
-        }
-        catch (FrameFormatException ex)
-        {
-            return new Outcome(OutcomeKind.Malformed, 0, 0, ex);
-        }
+            OperationStatus.Done => new Outcome(OutcomeKind.Header, headerLength, payloadLength, null),
+            OperationStatus.NeedMoreData => new Outcome(OutcomeKind.NeedMore, 0, 0, null),
+            _ => new Outcome(OutcomeKind.Malformed, 0, 0, codec.CreateHeaderException(source)),
+        };
     }
 
     private static Outcome DecodeSequence(IFrameCodec codec, in ReadOnlySequence<byte> source)
     {
-        try
+        // A codec reports bad input as a value; an exception from DecodeHeader is a bug the fuzzer must surface.
+        return codec.DecodeHeader(source, out int headerLength, out long payloadLength) switch
         {
-            return codec.TryReadHeader(source, out int headerLength, out long payloadLength)
-                ? new Outcome(OutcomeKind.Header, headerLength, payloadLength, null)
-                : new Outcome(OutcomeKind.NeedMore, 0, 0, null);
-        }
-        catch (FrameFormatException ex)
-        {
-            return new Outcome(OutcomeKind.Malformed, 0, 0, ex);
-        }
+            OperationStatus.Done => new Outcome(OutcomeKind.Header, headerLength, payloadLength, null),
+            OperationStatus.NeedMoreData => new Outcome(OutcomeKind.NeedMore, 0, 0, null),
+            _ => new Outcome(OutcomeKind.Malformed, 0, 0, codec.CreateHeaderException(source)),
+        };
     }
 
     private static void Same(in Outcome expected, in Outcome actual, string what)

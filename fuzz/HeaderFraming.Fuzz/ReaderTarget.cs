@@ -228,14 +228,13 @@ public static class ReaderTarget
             ReadOnlySpan<byte> rest = data.AsSpan(position);
             int headerLength;
             long payloadLength;
-            try
+            OperationStatus status = codec.DecodeHeader(rest, out headerLength, out payloadLength);
+            if (status == OperationStatus.NeedMoreData)
             {
-                if (!codec.TryReadHeader(rest, out headerLength, out payloadLength))
-                {
-                    return new Expected(frames, position, new ExpectedError(FrameErrorKind.Truncated, position, -1, 0, -1));
-                }
+                return new Expected(frames, position, new ExpectedError(FrameErrorKind.Truncated, position, -1, 0, -1));
             }
-            catch (FrameFormatException)
+
+            if (status != OperationStatus.Done)
             {
                 return new Expected(frames, position, new ExpectedError(FrameErrorKind.Malformed, position, 0, 0, 0));
             }

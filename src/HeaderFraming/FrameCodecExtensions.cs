@@ -18,9 +18,10 @@ public static class FrameCodecExtensions
     /// <param name="buffer">The bytes received so far, starting at the first byte of a header.</param>
     /// <param name="headerLength">On success, how many bytes the header occupies.</param>
     /// <param name="payloadLength">On success, the payload length the header declares.</param>
-    /// <returns><see langword="true"/> if a whole header was decoded; <see langword="false"/> if more bytes are needed.</returns>
-    /// <exception cref="FrameFormatException">The bytes cannot be the start of a valid header.</exception>
-    public static bool TryReadHeader(this IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
+    /// <returns>What <see cref="IFrameCodec.DecodeHeader"/> returns for those bytes: <see cref="OperationStatus.Done"/>,
+    /// <see cref="OperationStatus.NeedMoreData"/> or <see cref="OperationStatus.InvalidData"/> (then
+    /// <see cref="CreateHeaderException(IFrameCodec, in ReadOnlySequence{byte})"/> says why).</returns>
+    public static OperationStatus DecodeHeader(this IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
     {
         if (codec is null)
         {
@@ -34,13 +35,13 @@ public static class FrameCodecExtensions
 #endif
         if (first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment)
         {
-            return codec.TryReadHeader(first, out headerLength, out payloadLength);
+            return codec.DecodeHeader(first, out headerLength, out payloadLength);
         }
 
-        return TryReadHeaderMultiSegment(codec, buffer, out headerLength, out payloadLength);
+        return DecodeMultiSegment(codec, buffer, out headerLength, out payloadLength);
     }
 
-    private static bool TryReadHeaderMultiSegment(IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
+    private static OperationStatus DecodeMultiSegment(IFrameCodec codec, in ReadOnlySequence<byte> buffer, out int headerLength, out long payloadLength)
     {
         Debug.Assert(!buffer.IsSingleSegment);
         int length = (int)Math.Min(buffer.Length, codec.MaxHeaderLength);
@@ -49,7 +50,7 @@ public static class FrameCodecExtensions
             Span<byte> copy = stackalloc byte[StackHeaderLimit];
             copy = copy.Slice(0, length);
             buffer.Slice(0, length).CopyTo(copy);
-            return codec.TryReadHeader(copy, out headerLength, out payloadLength);
+            return codec.DecodeHeader(copy, out headerLength, out payloadLength);
         }
 
         byte[] rented = ArrayPool<byte>.Shared.Rent(length);
@@ -57,11 +58,40 @@ public static class FrameCodecExtensions
         {
             Span<byte> copy = rented.AsSpan(0, length);
             buffer.Slice(0, length).CopyTo(copy);
-            return codec.TryReadHeader(copy, out headerLength, out payloadLength);
+            return codec.DecodeHeader(copy, out headerLength, out payloadLength);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    /// <summary>
+    /// The exception for a possibly multi-segment header that
+    /// <see cref="DecodeHeader(IFrameCodec, in ReadOnlySequence{byte}, out int, out long)"/> found invalid: the codec's
+    /// <see cref="IFrameCodec.CreateHeaderException"/> over at most <see cref="IFrameCodec.MaxHeaderLength"/> bytes (copied
+    /// when the header is split). A cold path: it allocates.
+    /// </summary>
+    /// <param name="codec">The codec.</param>
+    /// <param name="buffer">The same bytes the decode returned <see cref="OperationStatus.InvalidData"/> for.</param>
+    /// <returns>The exception, not thrown.</returns>
+    public static FrameFormatException CreateHeaderException(this IFrameCodec codec, in ReadOnlySequence<byte> buffer)
+    {
+        if (codec is null)
+        {
+            throw new ArgumentNullException(nameof(codec));
+        }
+
+#if NET
+        ReadOnlySpan<byte> first = buffer.FirstSpan;
+#else
+        ReadOnlySpan<byte> first = buffer.First.Span;
+#endif
+        if (first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment)
+        {
+            return codec.CreateHeaderException(first);
+        }
+
+        return codec.CreateHeaderException(buffer.Slice(0, Math.Min(buffer.Length, codec.MaxHeaderLength)).ToArray());
     }
 }

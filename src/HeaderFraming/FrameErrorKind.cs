@@ -11,4 +11,7 @@ public enum FrameErrorKind
 
     /// <summary>The stream ended in the middle of a frame.</summary>
     Truncated = 3,
+
+    /// <summary>A timeout or the minimum data rate of <see cref="FrameReaderOptions"/> expired (<see cref="FrameTimeoutException"/>).</summary>
+    Timeout = 4,
 }

@@ -40,6 +40,9 @@ public abstract class FrameException : IOException
     /// <inheritdoc />
     public override string Message => HeaderFormatter.Describe(Problem, _streamOffset, _header);
 
+    /// <summary>The header bytes as received, for subclasses that word their message differently.</summary>
+    private protected byte[] HeaderBytes => _header;
+
     internal void SetStreamOffset(long offset)
     {
         if (_streamOffset < 0)

@@ -1,6 +1,5 @@
 using System;
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -35,33 +34,31 @@ namespace HeaderFraming;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class FrameReader
+public sealed partial class FrameReader
 {
     private readonly PipeReader _reader;
     private readonly IFrameCodec _codec;
     private readonly long _maxFrameLength;
-    private readonly long _idleTimeoutTicks;
-    private readonly long _frameTimeoutTicks;
-    private readonly TimeSpan _idleTimeout;
-    private readonly TimeSpan _frameTimeout;
 
-    // 4 or 2 for a plain big-endian length prefix, decoded inline on the hot path; 0 for every other codec.
-    private readonly int _bigEndianPrefixWidth;
+    // A codec that declares its length field (ILengthFieldCodec) is decoded inline: _layoutHeaderLength > 0.
+    private readonly int _layoutHeaderLength;
+    private readonly int _layoutFieldOffset;
+    private readonly int _layoutFieldWidth;
+    private readonly LengthFieldKind _layoutKind;
+    private readonly bool _layoutAlwaysValid;
+    private readonly long _layoutAdjustment;
+    private readonly LengthFieldLayout? _layout;
 
-    // The buffer of the last ReadResult; valid while _hasBuffer. The next frame starts at (_segment, _segmentIndex) for a
-    // segment-based buffer, else at _position.
-    private ReadOnlySequence<byte> _buffer;
-    private SequencePosition _position;
-    private bool _hasBuffer;
-    private bool _isPipeCompleted;
-
-    // Fast path: the segment holding _position, as an array slice when the memory is array-backed.
-    private ReadOnlySequenceSegment<byte>? _segment;
-    private ReadOnlyMemory<byte> _segmentMemory;
+    // Fast path: the segment holding the next frame, as an array slice when the memory is array-backed, else as a memory
+    // manager's block (or neither: slow path only). _segment is null when there is no fast path.
     private byte[]? _segmentArray;
     private int _segmentArrayOffset;
     private int _segmentIndex;
     private int _segmentEnd;
+    private ReadOnlySequenceSegment<byte>? _segment;
+    private ReadOnlyMemory<byte> _segmentMemory;
+    private MemoryManager<byte>? _segmentManager;
+    private int _segmentManagerOffset;
 
     // Stream offset of the next frame's first byte, and frames returned so far.
     private long _offset;
@@ -70,6 +67,13 @@ public sealed class FrameReader
     // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data).
     private int _pendingHeaderLength = -1;
     private long _pendingPayloadLength;
+
+    // The buffer of the last ReadResult; valid while _hasBuffer. The next frame starts at (_segment, _segmentIndex) for a
+    // segment-based buffer, else at _position.
+    private ReadOnlySequence<byte> _buffer;
+    private SequencePosition _position;
+    private bool _hasBuffer;
+    private bool _isPipeCompleted;
 
     private ExceptionDispatchInfo? _fault;
 
@@ -81,11 +85,10 @@ public sealed class FrameReader
     private Exception? _abortException;
     private TaskCompletionSource<bool>? _abortedReadExited;
 
-    // Timeouts (only when configured).
-    private Timer? _timer;
-    private int _timerFired;
+    // Timeouts and the minimum data rate (null when none is configured); a user's CancelPendingRead shares the pipe's one
+    // cancellation flag with the timer.
+    private readonly ReadTimeouts? _timeouts;
     private int _userCanceled;
-    private long _frameStartTimestamp;
 
     /// <summary>Creates a reader of frames.</summary>
     /// <param name="reader">The pipe to read from. The frame reader never completes it; <see cref="Complete"/> does.</param>
@@ -97,11 +100,19 @@ public sealed class FrameReader
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         options ??= FrameReaderOptions.Default;
         _maxFrameLength = options.MaxFrameLength;
-        _idleTimeout = options.IdleTimeout;
-        _frameTimeout = options.FrameTimeout;
-        _idleTimeoutTicks = ToStopwatchTicks(options.IdleTimeout);
-        _bigEndianPrefixWidth = (codec as Codecs.BinaryLengthCodec)?.PlainBigEndianPrefixWidth ?? 0;
-        _frameTimeoutTicks = ToStopwatchTicks(options.FrameTimeout);
+        if (codec is ILengthFieldCodec lengthFieldCodec)
+        {
+            LengthFieldLayout layout = lengthFieldCodec.LengthField ?? throw new ArgumentException("The codec's LengthField is null.", nameof(codec));
+            _layout = layout;
+            _layoutHeaderLength = layout.HeaderLength;
+            _layoutFieldOffset = layout.FieldOffset;
+            _layoutFieldWidth = layout.FieldWidth;
+            _layoutKind = layout.Kind;
+            _layoutAlwaysValid = layout.AlwaysValid;
+            _layoutAdjustment = layout.Adjustment;
+        }
+
+        _timeouts = ReadTimeouts.Create(options, CancelForTimer);
     }
 
     /// <summary>The header format.</summary>
@@ -148,15 +159,13 @@ public sealed class FrameReader
     /// <exception cref="FrameTooLargeException">A header declares more than <see cref="FrameReaderOptions.MaxFrameLength"/>.</exception>
     public bool TryReadFrame(out Frame frame)
     {
-        ReadOnlySequenceSegment<byte>? segment = _segment;
-        if (segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
+        if (_segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
         {
-            int payloadStart = index + headerLength;
-            int end = payloadStart + payloadLength;
-            frame = new Frame(
-                new ReadOnlySequence<byte>(segment, index, segment, payloadStart),
-                new ReadOnlySequence<byte>(segment, payloadStart, segment, end),
-                _offset - (end - index));
+            int length = headerLength + payloadLength;
+            long streamOffset = _offset - length;
+            frame = _segmentArray != null
+                ? new Frame(_segmentArray, _segmentArrayOffset + index, length, headerLength, streamOffset)
+                : Frame.InManager(_segmentManager!, _segmentManagerOffset + index, length, headerLength, streamOffset);
             return true;
         }
 
@@ -201,14 +210,9 @@ public sealed class FrameReader
         if (_segment == null && TryReadFrameSlow(out Frame frame))
         {
             // Not a segment-based buffer (a custom PipeReader's array or memory): one block, so always contiguous.
-            Debug.Assert(frame.Header.IsSingleSegment && frame.Payload.IsSingleSegment);
-#if NET
-            header = frame.Header.FirstSpan;
-            payload = frame.Payload.FirstSpan;
-#else
-            header = frame.Header.First.Span;
-            payload = frame.Payload.First.Span;
-#endif
+            Debug.Assert(frame.IsContiguous);
+            header = frame.HeaderSpan;
+            payload = frame.PayloadSpan;
             return true;
         }
 
@@ -218,8 +222,10 @@ public sealed class FrameReader
     }
 
     /// <summary>
-    /// Decodes the next frame if it lies whole in the current segment, and moves past it. The hot path: one span, one codec
-    /// call, no sequence arithmetic.
+    /// Decodes the next frame if it lies whole in the current segment, and moves past it. The hot path: one span, the
+    /// length field read inline (or one codec call), no sequence arithmetic, no exception handling. Anything else (a header
+    /// or payload that runs past the segment, an invalid header, a frame over the limit) returns <see langword="false"/>
+    /// and is left to the slow path, which reports it.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private bool TryDecodeContiguous(out int index, out int headerLength, out int payloadLength)
@@ -231,23 +237,27 @@ public sealed class FrameReader
             ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
             long payload;
             bool decoded;
-            if (_bigEndianPrefixWidth == 4)
+            if (_layoutHeaderLength != 0)
             {
-                // BinaryLengthCodec.UInt32BigEndian (Kafka, Thrift) decoded inline: it cannot be malformed.
-                decoded = span.Length >= 4;
-                headerLength = 4;
-                payload = decoded ? BinaryPrimitives.ReadUInt32BigEndian(span) : 0;
-            }
-            else if (_bigEndianPrefixWidth == 2)
-            {
-                // BinaryLengthCodec.UInt16BigEndian (DNS over TCP), likewise.
-                decoded = span.Length >= 2;
-                headerLength = 2;
-                payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
+                headerLength = _layoutHeaderLength;
+                decoded = span.Length >= headerLength;
+                payload = 0;
+                if (decoded)
+                {
+                    ulong field = LengthFieldLayout.ReadField(_layoutKind, span.Slice(_layoutFieldOffset), _layoutFieldWidth);
+                    if (_layoutAlwaysValid)
+                    {
+                        payload = (long)field + _layoutAdjustment;
+                    }
+                    else
+                    {
+                        decoded = _layout!.TryAdjust(field, out payload);
+                    }
+                }
             }
             else
             {
-                decoded = TryReadHeaderChecked(span, out headerLength, out payload);
+                decoded = _codec.DecodeHeader(span, out headerLength, out payload) == OperationStatus.Done;
             }
 
             if (decoded)
@@ -255,16 +265,8 @@ public sealed class FrameReader
                 if ((ulong)payload <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
                 {
                     payloadLength = (int)payload;
-                    int length = headerLength + payloadLength;
-                    _segmentIndex = index + length;
-                    _offset += length;
-                    _framesRead++;
-#if NET
-                    if (FramingMetrics.ReadEnabled)
-                    {
-                        FramingMetrics.FrameRead(headerLength, payload);
-                    }
-#endif
+                    _segmentIndex = index + headerLength + payloadLength;
+                    CompleteFrame(headerLength, payloadLength);
                     return true;
                 }
 
@@ -282,18 +284,22 @@ public sealed class FrameReader
         return false;
     }
 
-    /// <summary>The codec's decode, with a malformed header faulting the reader (kept out of the inlined fast path).</summary>
-    private bool TryReadHeaderChecked(ReadOnlySpan<byte> span, out int headerLength, out long payloadLength)
+    /// <summary>
+    /// The bookkeeping of a returned frame, for the fast and the slow path alike (the one place it is written): the stream
+    /// offset, the frame count, the parsed header forgotten, the metrics. The position in the buffer is the caller's.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void CompleteFrame(int headerLength, long payloadLength)
     {
-        try
+        _offset += headerLength + payloadLength;
+        _framesRead++;
+        _pendingHeaderLength = -1;
+#if NET
+        if (FramingMetrics.ReadEnabled)
         {
-            return _codec.TryReadHeader(span, out headerLength, out payloadLength);
+            FramingMetrics.FrameRead(headerLength, payloadLength);
         }
-        catch (FrameException ex)
-        {
-            Fault(ex);
-            throw;
-        }
+#endif
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -306,27 +312,14 @@ public sealed class FrameReader
     private SequencePosition CurrentPosition()
         => _segment != null ? new SequencePosition(_segment, _segmentIndex) : _position;
 
-#if NET
     /// <summary>Reads every frame until the stream ends, as an async sequence.</summary>
-    /// <param name="cancellationToken">Cancels the enumeration.</param>
+    /// <param name="cancellationToken">Cancels the enumeration (so does the token passed to <c>WithCancellation</c>).</param>
     /// <returns>The frames. Each is valid only until the enumerator moves to the next one: copy what you keep.</returns>
     /// <remarks>Ends when the stream ends between frames; throws the same exceptions as <see cref="ReadFrameAsync"/>.
-    /// A cancelled read (<see cref="CancelPendingRead"/>) ends the enumeration too.</remarks>
-    public async System.Collections.Generic.IAsyncEnumerable<Frame> ReadAllAsync(
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            FrameReadResult result = await ReadFrameAsync(cancellationToken).ConfigureAwait(false);
-            if (!result.HasFrame)
-            {
-                yield break;
-            }
-
-            yield return result.Frame;
-        }
-    }
-#endif
+    /// A cancelled read (<see cref="CancelPendingRead"/>) ends the enumeration too. A frame already buffered is returned
+    /// synchronously, without an async state machine; one enumerator is allocated per call.</remarks>
+    public System.Collections.Generic.IAsyncEnumerable<Frame> ReadAllAsync(CancellationToken cancellationToken = default)
+        => new FrameEnumerable(this, cancellationToken);
 
     /// <summary>Makes the pending (or next) <see cref="ReadFrameAsync"/> return <see cref="FrameReadResult.IsCanceled"/> without consuming anything.</summary>
     public void CancelPendingRead()
@@ -372,7 +365,7 @@ public sealed class FrameReader
     /// <param name="exception">An error to report to the pipe's writer, or <see langword="null"/>.</param>
     public void Complete(Exception? exception = null)
     {
-        DisposeTimer();
+        _timeouts?.Dispose();
         if (_hasBuffer)
         {
             SequencePosition consumed = CurrentPosition();
@@ -393,58 +386,46 @@ public sealed class FrameReader
             return false;
         }
 
-        try
+        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+        if (remaining.IsEmpty)
         {
-            ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
-            if (remaining.IsEmpty)
+            return false;
+        }
+
+        int headerLength = _pendingHeaderLength;
+        long payloadLength = _pendingPayloadLength;
+        if (headerLength < 0)
+        {
+            OperationStatus status = _codec.DecodeHeader(remaining, out headerLength, out payloadLength);
+            if (status == OperationStatus.NeedMoreData)
             {
                 return false;
             }
 
-            int headerLength = _pendingHeaderLength;
-            long payloadLength = _pendingPayloadLength;
-            if (headerLength < 0)
+            if (status != OperationStatus.Done)
             {
-                if (!_codec.TryReadHeader(remaining, out headerLength, out payloadLength))
-                {
-                    return false;
-                }
-
-                if (payloadLength > _maxFrameLength)
-                {
-                    ThrowHelper.ThrowTooLarge(payloadLength, _maxFrameLength, CopyHeader(remaining, headerLength));
-                }
-
-                _pendingHeaderLength = headerLength;
-                _pendingPayloadLength = payloadLength;
+                throw Fault(_codec.CreateHeaderException(remaining));
             }
 
-            if (remaining.Length - headerLength < payloadLength)
+            if (payloadLength > _maxFrameLength)
             {
-                return false;
+                throw Fault(new FrameTooLargeException(payloadLength, _maxFrameLength, CopyHeader(remaining, headerLength)));
             }
 
-            ReadOnlySequence<byte> header = remaining.Slice(0, headerLength);
-            ReadOnlySequence<byte> payload = remaining.Slice(header.End, payloadLength);
-            frame = new Frame(header, payload, _offset);
-            _pendingHeaderLength = -1;
-            _offset += headerLength + payloadLength;
-            _framesRead++;
-            _frameStartTimestamp = 0;
-            SetPosition(payload.End);
-#if NET
-            if (FramingMetrics.ReadEnabled)
-            {
-                FramingMetrics.FrameRead(headerLength, payloadLength);
-            }
-#endif
-            return true;
+            _pendingHeaderLength = headerLength;
+            _pendingPayloadLength = payloadLength;
         }
-        catch (FrameException ex)
+
+        if (remaining.Length - headerLength < payloadLength)
         {
-            Fault(ex);
-            throw;
+            return false;
         }
+
+        ReadOnlySequence<byte> whole = remaining.Slice(0, headerLength + payloadLength);
+        frame = Frame.FromSequence(whole, headerLength, _offset);
+        CompleteFrame(headerLength, payloadLength);
+        SetPosition(whole.End);
+        return true;
     }
 
 #if NET
@@ -479,7 +460,7 @@ public sealed class FrameReader
                 throw _abortException!;
             }
 
-            long deadline = _idleTimeoutTicks == 0 && _frameTimeoutTicks == 0 ? 0 : ArmTimer(buffered);
+            _timeouts?.Arm(_offset, buffered);
             ReadResult result;
             try
             {
@@ -496,10 +477,7 @@ public sealed class FrameReader
             }
             finally
             {
-                if (deadline != 0)
-                {
-                    _timer?.Change(Timeout.Infinite, Timeout.Infinite);
-                }
+                _timeouts?.Disarm();
             }
 
             if (LeaveWait())
@@ -510,7 +488,8 @@ public sealed class FrameReader
             // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
             // as data arrived (its cancellation left pending) cannot swallow it.
             bool userCanceled = result.IsCanceled && Interlocked.Exchange(ref _userCanceled, 0) != 0;
-            bool timerCanceled = result.IsCanceled && !userCanceled && Interlocked.Exchange(ref _timerFired, 0) != 0;
+            bool timerCanceled = result.IsCanceled && !userCanceled && _timeouts != null && _timeouts.TakeFired();
+            _timeouts?.OnReadCompleted();
             SetBuffer(result);
             if (result.IsCanceled && !timerCanceled)
             {
@@ -522,10 +501,15 @@ public sealed class FrameReader
                 return new FrameReadResult(frame);
             }
 
-            if (timerCanceled && deadline != 0 && Stopwatch.GetTimestamp() >= deadline)
+            if (timerCanceled)
             {
-                // Otherwise the timer fired late, after a read had completed: try again.
-                ThrowTimeout(buffered);
+                // Otherwise the timer fired late (a read had completed), or bytes arrived that keep the frame above the
+                // minimum rate: wait again.
+                ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+                if (_timeouts!.CheckExpired(_offset, remaining.Length, CopyHeader(remaining, _codec.MaxHeaderLength)) is FrameTimeoutException timeout)
+                {
+                    throw Fault(timeout);
+                }
             }
         }
     }
@@ -553,9 +537,7 @@ public sealed class FrameReader
 
         ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
         long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength;
-        var ex = new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength));
-        Fault(ex);
-        throw ex;
+        throw Fault(new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength)));
     }
 
     private void SetBuffer(in ReadResult result)
@@ -582,10 +564,16 @@ public sealed class FrameReader
                 _segmentArray = array.Array;
                 _segmentArrayOffset = array.Offset;
             }
-            else
+            else if (MemoryMarshal.TryGetMemoryManager(segment.Memory, out MemoryManager<byte>? manager, out int managerOffset, out _))
             {
                 _segmentArray = null;
-                _segmentArrayOffset = 0;
+                _segmentManager = manager;
+                _segmentManagerOffset = managerOffset;
+            }
+            else
+            {
+                // Neither (not possible for bytes today): slow path only.
+                _segment = null;
             }
         }
         else
@@ -595,28 +583,24 @@ public sealed class FrameReader
         }
     }
 
-    private void Fault(Exception ex)
+    /// <summary>The one place a reader fault is latched: the first fault is kept (later reads rethrow it), reported to the
+    /// metrics and the owner, and the fast path is turned off.</summary>
+    /// <returns><paramref name="ex"/>, for the caller to throw.</returns>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Exception Fault(FrameException ex)
     {
-        if (ex is FrameException frameException)
-        {
-            frameException.SetStreamOffset(_offset);
-        }
-
-#if NET
+        ex.SetStreamOffset(_offset);
         if (_fault == null)
         {
-            FramingMetrics.Error(ex switch
+#if NET
+            FramingMetrics.Error(ex.Kind switch
             {
-                FrameTooLargeException => "too_large",
-                FrameTruncatedException => "truncated",
-                FrameTimeoutException => "timeout",
+                FrameErrorKind.TooLarge => "too_large",
+                FrameErrorKind.Truncated => "truncated",
+                FrameErrorKind.Timeout => "timeout",
                 _ => "malformed",
             });
-        }
 #endif
-
-        if (_fault == null)
-        {
             _fault = ExceptionDispatchInfo.Capture(ex);
             FaultObserver?.OnReaderFault(ex);
         }
@@ -627,7 +611,8 @@ public sealed class FrameReader
             _segment = null;
         }
 
-        DisposeTimer();
+        _timeouts?.Dispose();
+        return ex;
     }
 
     private static byte[] CopyHeader(in ReadOnlySequence<byte> remaining, int length)
@@ -636,59 +621,5 @@ public sealed class FrameReader
         return remaining.Slice(0, count).ToArray();
     }
 
-    /// <summary>Arms the timer for the wait that is about to start; returns its deadline (a Stopwatch timestamp) or 0 for none.</summary>
-    private long ArmTimer(long buffered)
-    {
-        long now = Stopwatch.GetTimestamp();
-        long deadline;
-        if (buffered == 0)
-        {
-            _frameStartTimestamp = 0;
-            deadline = _idleTimeoutTicks == 0 ? 0 : now + _idleTimeoutTicks;
-        }
-        else
-        {
-            if (_frameStartTimestamp == 0)
-            {
-                _frameStartTimestamp = now;
-            }
-
-            deadline = _frameTimeoutTicks == 0 ? 0 : _frameStartTimestamp + _frameTimeoutTicks;
-        }
-
-        if (deadline != 0)
-        {
-            _timer ??= new Timer(static state => ((FrameReader)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
-            long dueMs = Math.Max(1, (deadline - now) * 1000 / Stopwatch.Frequency);
-            _timer.Change(dueMs, Timeout.Infinite);
-        }
-
-        return deadline;
-    }
-
-    private void OnTimer()
-    {
-        Volatile.Write(ref _timerFired, 1);
-        _reader.CancelPendingRead();
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowTimeout(long bufferedBeforeWait)
-    {
-        long buffered = _buffer.Slice(CurrentPosition()).Length;
-        Exception ex = bufferedBeforeWait == 0 && _frameStartTimestamp == 0
-            ? new FrameTimeoutException(true, _idleTimeout, _offset, 0)
-            : new FrameTimeoutException(false, _frameTimeout, _offset, buffered);
-        Fault(ex);
-        throw ex;
-    }
-
-    private void DisposeTimer()
-    {
-        _timer?.Dispose();
-        _timer = null;
-    }
-
-    private static long ToStopwatchTicks(TimeSpan timeout)
-        => timeout == Timeout.InfiniteTimeSpan ? 0 : (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+    private void CancelForTimer() => _reader.CancelPendingRead();
 }

@@ -13,6 +13,9 @@ public sealed class FrameReaderOptions
     private long _maxFrameLength = DefaultMaxFrameLength;
     private TimeSpan _idleTimeout = Timeout.InfiniteTimeSpan;
     private TimeSpan _frameTimeout = Timeout.InfiniteTimeSpan;
+    private long _minFrameDataRate;
+    private TimeSpan _minFrameDataRateGracePeriod = TimeSpan.FromSeconds(5);
+    private TimeProvider _timeProvider = TimeProvider.System;
 
     /// <summary>The shared default options (8 MiB, no timeouts). Do not modify it; create your own instead.</summary>
     internal static FrameReaderOptions Default { get; } = new FrameReaderOptions();
@@ -63,6 +66,57 @@ public sealed class FrameReaderOptions
         get => _frameTimeout;
         set => _frameTimeout = ValidateTimeout(value);
     }
+
+    /// <summary>
+    /// The slowest a started frame may arrive, in bytes per second, once <see cref="MinFrameDataRateGracePeriod"/> has passed
+    /// since its first byte: a frame of which fewer than <c>rate × seconds since its first byte</c> bytes have arrived ends the
+    /// read with <see cref="FrameTimeoutException"/> (<see cref="FrameTimeoutReason.MinDataRate"/>). One setting protects
+    /// 16-byte and 8 MiB frames alike against a peer that trickles them (slowloris), where a single
+    /// <see cref="FrameTimeout"/> cannot; Kestrel's <c>MinRequestBodyDataRate</c> works the same way (240 bytes/s after 5 s).
+    /// Default 0 (off).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public long MinFrameDataRate
+    {
+        get => _minFrameDataRate;
+        set
+        {
+            if (value < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MinFrameDataRate is 0 (off) or a positive number of bytes per second.");
+            }
+
+            _minFrameDataRate = value;
+        }
+    }
+
+    /// <summary>How long a started frame may take before <see cref="MinFrameDataRate"/> applies to it. Default 5 seconds.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or 24 days or more.</exception>
+    public TimeSpan MinFrameDataRateGracePeriod
+    {
+        get => _minFrameDataRateGracePeriod;
+        set
+        {
+            if (value < TimeSpan.Zero || value.TotalMilliseconds > int.MaxValue - 1)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "The grace period is zero or positive and under 24 days.");
+            }
+
+            _minFrameDataRateGracePeriod = value;
+        }
+    }
+
+    /// <summary>The clock of the timeouts and the data rate. Default <see cref="TimeProvider.System"/>; tests pass a fake one
+    /// (<c>FakeTimeProvider</c>) to move time without waiting.</summary>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => _timeProvider = value ?? throw new ArgumentNullException(nameof(value));
+    }
+
+    /// <summary>Whether any timeout or the data rate is on.</summary>
+    internal bool HasTimeouts => _idleTimeout != Timeout.InfiniteTimeSpan || _frameTimeout != Timeout.InfiniteTimeSpan || _minFrameDataRate > 0;
 
     private static TimeSpan ValidateTimeout(TimeSpan value)
     {

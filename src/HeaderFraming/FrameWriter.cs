@@ -45,14 +45,17 @@ public sealed class FrameWriter
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
-        _bigEndianPrefixWidth = (codec as Codecs.BinaryLengthCodec)?.PlainBigEndianPrefixWidth ?? 0;
+        LengthFieldLayout? layout = (codec as ILengthFieldCodec)?.LengthField;
+        _bigEndianPrefixWidth = layout is { FieldOffset: 0, Adjustment: 0, Endianness: Codecs.Endianness.BigEndian, FieldWidth: 4 or 2 } && layout.HeaderIsField
+            ? layout.FieldWidth
+            : 0;
 
         // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
         _headerNeedsClearing = codec switch
         {
             Codecs.AsciiDecimalCodec => false,
             Codecs.VarintCodec => false,
-            Codecs.BinaryLengthCodec binary => !binary.HeaderIsLengthField,
+            ILengthFieldCodec => !layout!.HeaderIsField,
             _ => true,
         };
     }

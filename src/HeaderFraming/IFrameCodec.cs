@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 
 namespace HeaderFraming;
 
@@ -13,14 +14,18 @@ namespace HeaderFraming;
 /// | header (H bytes)     | payload (length from H)   |
 /// +----------------------+---------------------------+
 /// </code>
-/// <para>Decoding has exactly three outcomes: <see cref="TryReadHeader"/> returns <see langword="true"/> with the lengths;
-/// it returns <see langword="false"/> because more bytes are needed (nothing is consumed, the caller simply offers more bytes
-/// later); or it throws a <see cref="FrameFormatException"/> because the bytes can never become a valid header.</para>
+/// <para>Decoding has exactly three outcomes, returned as values (<see cref="DecodeHeader"/> never throws for bad input):
+/// <see cref="OperationStatus.Done"/> with the lengths; <see cref="OperationStatus.NeedMoreData"/> because the header is not
+/// complete yet (nothing is consumed: the caller offers more bytes later); <see cref="OperationStatus.InvalidData"/> because the
+/// bytes can never become a valid header. For the last, the caller asks the cold <see cref="CreateHeaderException"/> for the
+/// <see cref="FrameFormatException"/> that says what was wrong; <see cref="FrameReader"/> latches it as its fault.</para>
 /// <para>The built-in codecs are <see cref="Codecs.AsciiDecimalCodec"/> (the seed's <c>f"{len:&lt;10}"</c> header),
 /// <see cref="Codecs.BinaryLengthCodec"/> (a 1–8 byte integer inside a fixed header) and <see cref="Codecs.VarintCodec"/>
 /// (an unsigned LEB128 prefix). Implementations must be thread-safe for concurrent calls (the built-ins are immutable).</para>
-/// <para>To decode a header that may be split across the segments of a <see cref="System.Buffers.ReadOnlySequence{T}"/>, use
-/// <see cref="FrameCodecExtensions.TryReadHeader(IFrameCodec, in System.Buffers.ReadOnlySequence{byte}, out int, out long)"/>.</para>
+/// <para>A codec whose length is an integer at a fixed place of a fixed header should also implement
+/// <see cref="ILengthFieldCodec"/>: the drivers then decode it inline. To decode a header that may be split across the
+/// segments of a <see cref="ReadOnlySequence{T}"/>, use
+/// <see cref="FrameCodecExtensions.DecodeHeader(IFrameCodec, in ReadOnlySequence{byte}, out int, out long)"/>.</para>
 /// </remarks>
 public interface IFrameCodec
 {
@@ -40,11 +45,19 @@ public interface IFrameCodec
     /// <summary>Decodes the header at the start of <paramref name="source"/>.</summary>
     /// <param name="source">The bytes received so far, starting at the first byte of a header. It may hold fewer bytes than
     /// a header (the codec then asks for more) or many more (the payload and later frames, which the codec ignores).</param>
-    /// <param name="headerLength">On success, how many bytes the header occupies.</param>
-    /// <param name="payloadLength">On success, the payload length the header declares (after any length adjustment).</param>
-    /// <returns><see langword="true"/> if a whole header was decoded; <see langword="false"/> if more bytes are needed.</returns>
-    /// <exception cref="FrameFormatException">The bytes cannot be the start of a valid header.</exception>
-    bool TryReadHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength);
+    /// <param name="headerLength">On <see cref="OperationStatus.Done"/>, how many bytes the header occupies; otherwise 0.</param>
+    /// <param name="payloadLength">On <see cref="OperationStatus.Done"/>, the payload length the header declares (after any
+    /// length adjustment, never negative); otherwise 0.</param>
+    /// <returns><see cref="OperationStatus.Done"/>, <see cref="OperationStatus.NeedMoreData"/> or
+    /// <see cref="OperationStatus.InvalidData"/>; never <see cref="OperationStatus.DestinationTooSmall"/> (a driver treats it as
+    /// invalid data).</returns>
+    OperationStatus DecodeHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength);
+
+    /// <summary>Builds the exception for a header that <see cref="DecodeHeader"/> found invalid: what is wrong, in the codec's
+    /// words (which byte, which value), with the header bytes. Called once per fault, never on the hot path.</summary>
+    /// <param name="source">The same bytes <see cref="DecodeHeader"/> returned <see cref="OperationStatus.InvalidData"/> for.</param>
+    /// <returns>The exception (not thrown: the caller throws it).</returns>
+    FrameFormatException CreateHeaderException(ReadOnlySpan<byte> source);
 
     /// <summary>How many bytes the header of a payload of <paramref name="payloadLength"/> bytes occupies.</summary>
     /// <param name="payloadLength">The payload length, from 0 to <see cref="MaxPayloadLength"/>.</param>

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using HeaderFraming.Codecs;
 using HeaderFraming.Tests.Infrastructure;
@@ -14,7 +15,7 @@ public class AsciiDecimalCodecTests
     public void SeedMessagesDecodeToTheirPayload(string wire, string expectedPayload)
     {
         byte[] bytes = Ascii(wire);
-        Assert.True(AsciiDecimalCodec.Default.TryReadHeader(bytes, out int headerLength, out long payloadLength));
+        Assert.Equal(OperationStatus.Done, AsciiDecimalCodec.Default.DecodeHeader(bytes, out int headerLength, out long payloadLength));
         Assert.Equal(10, headerLength);
         Assert.Equal(expectedPayload.Length, payloadLength);
 
@@ -49,7 +50,7 @@ public class AsciiDecimalCodecTests
         var header = new byte[10];
         codec.WriteHeader(length, header);
         Assert.Equal(expected, Encoding.ASCII.GetString(header));
-        Assert.True(codec.TryReadHeader(header, out _, out long decoded));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(header, out _, out long decoded));
         Assert.Equal(length, decoded);
     }
 
@@ -59,7 +60,7 @@ public class AsciiDecimalCodecTests
         byte[] bytes = Ascii("22        Welcome to the server!");
         for (int i = 0; i < 10; i++)
         {
-            Assert.False(AsciiDecimalCodec.Default.TryReadHeader(bytes.AsSpan(0, i), out _, out _));
+            Assert.Equal(OperationStatus.NeedMoreData, AsciiDecimalCodec.Default.DecodeHeader(bytes.AsSpan(0, i), out _, out _));
         }
     }
 
@@ -74,7 +75,7 @@ public class AsciiDecimalCodecTests
     [InlineData("GET / HTTP/1.1\r\n", "HTTP")]
     public void MalformedLeftAlignedHeadersThrowATypedError(string wire, string messagePart)
     {
-        var ex = Assert.Throws<FrameFormatException>(() => AsciiDecimalCodec.Default.TryReadHeader(Ascii(wire), out _, out _));
+        var ex = CodecAssert.Invalid(AsciiDecimalCodec.Default, Ascii(wire));
         Assert.Contains(messagePart, ex.Message, StringComparison.Ordinal);
         Assert.Equal(FrameErrorKind.Malformed, ex.Kind);
         Assert.Equal(Ascii(wire)[..10], ex.Header.ToArray());
@@ -84,7 +85,7 @@ public class AsciiDecimalCodecTests
     public void ATlsClientHelloIsRecognisedInTheError()
     {
         byte[] hello = [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03];
-        var ex = Assert.Throws<FrameFormatException>(() => AsciiDecimalCodec.Default.TryReadHeader(hello, out _, out _));
+        var ex = CodecAssert.Invalid(AsciiDecimalCodec.Default, hello);
         Assert.Contains("TLS", ex.Message, StringComparison.Ordinal);
         Assert.Contains("16 03 01", ex.Message, StringComparison.Ordinal);
         Assert.Contains("\\x16\\x03", ex.Message, StringComparison.Ordinal);
@@ -98,16 +99,16 @@ public class AsciiDecimalCodecTests
     public void OtherAlignmentsAreStrictAboutTheirLayout(AsciiAlignment alignment, string wire)
     {
         var codec = new AsciiDecimalCodec(10, alignment);
-        Assert.Throws<FrameFormatException>(() => codec.TryReadHeader(Ascii(wire), out _, out _));
+        CodecAssert.Invalid(codec, Ascii(wire));
     }
 
     [Fact]
     public void ANineteenDigitValueAboveLongMaxIsRejected()
     {
         var codec = new AsciiDecimalCodec(19);
-        Assert.True(codec.TryReadHeader(Ascii("9223372036854775807"), out _, out long max));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(Ascii("9223372036854775807"), out _, out long max));
         Assert.Equal(long.MaxValue, max);
-        var ex = Assert.Throws<FrameFormatException>(() => codec.TryReadHeader(Ascii("9999999999999999999"), out _, out _));
+        var ex = CodecAssert.Invalid(codec, Ascii("9999999999999999999"));
         Assert.Contains("overflows", ex.Message, StringComparison.Ordinal);
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using HeaderFraming.Codecs;
 using HeaderFraming.Tests.Infrastructure;
 
@@ -9,7 +10,7 @@ public class BinaryLengthCodecTests
     public void FourByteBigEndianPrefixDecodes()
     {
         byte[] wire = [0x00, 0x00, 0x01, 0x02, 0xAA];
-        Assert.True(BinaryLengthCodec.UInt32BigEndian.TryReadHeader(wire, out int h, out long p));
+        Assert.Equal(OperationStatus.Done, BinaryLengthCodec.UInt32BigEndian.DecodeHeader(wire, out int h, out long p));
         Assert.Equal(4, h);
         Assert.Equal(0x0102, p);
     }
@@ -18,7 +19,7 @@ public class BinaryLengthCodecTests
     public void FourByteLittleEndianPrefixDecodes()
     {
         byte[] wire = [0x02, 0x01, 0x00, 0x00];
-        Assert.True(BinaryLengthCodec.UInt32LittleEndian.TryReadHeader(wire, out _, out long p));
+        Assert.Equal(OperationStatus.Done, BinaryLengthCodec.UInt32LittleEndian.DecodeHeader(wire, out _, out long p));
         Assert.Equal(0x0102, p);
     }
 
@@ -42,7 +43,7 @@ public class BinaryLengthCodecTests
                 header[1 + i] = (byte)(value >> shift);
             }
 
-            Assert.True(codec.TryReadHeader(header, out int h, out long p));
+            Assert.Equal(OperationStatus.Done, codec.DecodeHeader(header, out int h, out long p));
             Assert.Equal(width + 3, h);
             Assert.Equal(value, p);
 
@@ -60,7 +61,7 @@ public class BinaryLengthCodecTests
         header[0] = 0x81; // response magic
         header[1] = 0x00; // GET
         header[11] = 10;  // body length 10
-        Assert.True(codec.TryReadHeader(header, out int h, out long p));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(header, out int h, out long p));
         Assert.Equal(24, h);
         Assert.Equal(10, p);
     }
@@ -70,7 +71,7 @@ public class BinaryLengthCodecTests
     {
         var codec = new BinaryLengthCodec(4, Endianness.BigEndian, fieldOffset: 1, headerLength: 5, lengthAdjustment: -4);
         byte[] message = [(byte)'Q', 0, 0, 0, 13, .. "SELECT 1;"u8];
-        Assert.True(codec.TryReadHeader(message, out int h, out long p));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(message, out int h, out long p));
         Assert.Equal(5, h);
         Assert.Equal(9, p);
         var header = new byte[5];
@@ -83,9 +84,9 @@ public class BinaryLengthCodecTests
     public void LengthIncludingTheHeaderSubtractsIt()
     {
         var codec = new BinaryLengthCodec(2, Endianness.BigEndian, lengthIncludesHeader: true);
-        Assert.True(codec.TryReadHeader(new byte[] { 0, 7 }, out _, out long p));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(new byte[] { 0, 7 }, out _, out long p));
         Assert.Equal(5, p);
-        var ex = Assert.Throws<FrameFormatException>(() => codec.TryReadHeader(new byte[] { 0, 1 }, out _, out _));
+        var ex = CodecAssert.Invalid(codec, new byte[] { 0, 1 });
         Assert.Contains("-1", ex.Message, StringComparison.Ordinal);
         Assert.Equal(65535 - 2, codec.MaxPayloadLength);
     }
@@ -94,7 +95,7 @@ public class BinaryLengthCodecTests
     public void AnEightByteLengthAboveLongMaxIsMalformed()
     {
         var codec = new BinaryLengthCodec(8);
-        var ex = Assert.Throws<FrameFormatException>(() => codec.TryReadHeader(new byte[] { 0x80, 0, 0, 0, 0, 0, 0, 0 }, out _, out _));
+        var ex = CodecAssert.Invalid(codec, new byte[] { 0x80, 0, 0, 0, 0, 0, 0, 0 });
         Assert.Contains("overflows", ex.Message, StringComparison.Ordinal);
     }
 
@@ -102,7 +103,7 @@ public class BinaryLengthCodecTests
     public void APositiveAdjustmentThatOverflowsIsMalformed()
     {
         var codec = new BinaryLengthCodec(8, lengthAdjustment: 10);
-        Assert.Throws<FrameFormatException>(() => codec.TryReadHeader(new byte[] { 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFA }, out _, out _));
+        CodecAssert.Invalid(codec, new byte[] { 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFA });
     }
 
     [Fact]
@@ -141,10 +142,11 @@ public class BinaryLengthCodecTests
         byte[] data = new byte[30];
         data[11] = 6;
         var sequence = SegmentedSequence.OneByteSegments(data);
-        Assert.True(codec.TryReadHeader(sequence, out _, out long warm));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(sequence, out _, out long warm));
         long before = GC.GetAllocatedBytesForCurrentThread();
-        Assert.True(codec.TryReadHeader(sequence, out int h, out long p));
+        OperationStatus status = codec.DecodeHeader(sequence, out int h, out long p);
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Equal(OperationStatus.Done, status);
         Assert.Equal((24, 6L, 0L), (h, p, allocated));
         Assert.Equal(warm, p);
     }

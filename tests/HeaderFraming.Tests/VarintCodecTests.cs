@@ -1,3 +1,5 @@
+using System.Buffers;
+using HeaderFraming.Tests.Infrastructure;
 using HeaderFraming.Codecs;
 
 namespace HeaderFraming.Tests;
@@ -19,11 +21,11 @@ public class VarintCodecTests
         var buffer = new byte[9];
         Assert.Equal(encoding.Length, codec.WriteHeader(value, buffer));
         Assert.Equal(encoding, buffer[..encoding.Length]);
-        Assert.True(codec.TryReadHeader(encoding, out int h, out long p));
+        Assert.Equal(OperationStatus.Done, codec.DecodeHeader(encoding, out int h, out long p));
         Assert.Equal((encoding.Length, value), (h, p));
         for (int i = 0; i < encoding.Length; i++)
         {
-            Assert.False(codec.TryReadHeader(encoding.AsSpan(0, i), out _, out _));
+            Assert.Equal(OperationStatus.NeedMoreData, codec.DecodeHeader(encoding.AsSpan(0, i), out _, out _));
         }
     }
 
@@ -32,7 +34,7 @@ public class VarintCodecTests
     [InlineData(new byte[] { 0xAC, 0x82, 0x00 })]
     public void OverLongEncodingsAreRejected(byte[] encoding)
     {
-        var ex = Assert.Throws<FrameFormatException>(() => VarintCodec.Instance.TryReadHeader(encoding, out _, out _));
+        var ex = CodecAssert.Invalid(VarintCodec.Instance, encoding);
         Assert.Contains("over-long", ex.Message, StringComparison.Ordinal);
     }
 
@@ -40,8 +42,8 @@ public class VarintCodecTests
     public void AVarintThatNeverEndsIsRejectedAfterNineBytes()
     {
         byte[] endless = Enumerable.Repeat((byte)0xFF, 12).ToArray();
-        Assert.False(VarintCodec.Instance.TryReadHeader(endless.AsSpan(0, 8), out _, out _));
-        var ex = Assert.Throws<FrameFormatException>(() => VarintCodec.Instance.TryReadHeader(endless, out _, out _));
+        Assert.Equal(OperationStatus.NeedMoreData, VarintCodec.Instance.DecodeHeader(endless.AsSpan(0, 8), out _, out _));
+        var ex = CodecAssert.Invalid(VarintCodec.Instance, endless);
         Assert.Contains("not ended after 9 bytes", ex.Message, StringComparison.Ordinal);
         Assert.Equal(9, ex.Header.Length);
     }

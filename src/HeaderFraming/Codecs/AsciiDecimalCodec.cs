@@ -1,6 +1,10 @@
 using System;
+using System.Buffers;
+using System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.CompilerServices;
+#if NET
+using System.Numerics;
+#endif
 using HeaderFraming.Internal;
 
 namespace HeaderFraming.Codecs;
@@ -77,55 +81,73 @@ public sealed class AsciiDecimalCodec : IFrameCodec
     public long MaxPayloadLength => _maxPayloadLength;
 
     /// <inheritdoc />
-    public bool TryReadHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
+    public OperationStatus DecodeHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
     {
-        int width = _width;
-        if (source.Length < width)
+        if (source.Length < _width)
         {
             headerLength = 0;
             payloadLength = 0;
-            return false;
+            return OperationStatus.NeedMoreData;
         }
 
-        ReadOnlySpan<byte> header = source.Slice(0, width);
-        if (_alignment == AsciiAlignment.Left)
+#if NET
+        if (_width == DefaultWidth && _alignment == AsciiAlignment.Left)
         {
-            // Digits, then spaces only.
+            // The seed's header, eight bytes at a time (SWAR): t holds each byte minus '0'; a byte is a digit when that is
+            // below 10. Adding 0x76 sets the high bit of every byte of 10 or more, and OR-ing t catches bytes of 0x80 or more;
+            // a carry can only come out of a non-digit byte, so the lowest flagged byte is the first non-digit.
+            ulong lo = BinaryPrimitives.ReadUInt64LittleEndian(source);
+            ulong t = lo ^ 0x3030303030303030UL;
+            ulong nonDigits = ((t + 0x7676767676767676UL) | t) & 0x8080808080808080UL;
+            if (nonDigits != 0 && BinaryPrimitives.ReadUInt16LittleEndian(source.Slice(8)) == 0x2020)
+            {
+                int digits = BitOperations.TrailingZeroCount(nonDigits) >> 3;
+                if (digits != 0 && ((lo ^ 0x2020202020202020UL) & (ulong.MaxValue << (digits * 8))) == 0)
+                {
+                    ulong value = 0;
+                    for (int i = 0; i < digits; i++)
+                    {
+                        value = (value * 10) + (byte)(t >> (i * 8));
+                    }
+
+                    headerLength = DefaultWidth;
+                    payloadLength = (long)value;
+                    return OperationStatus.Done;
+                }
+            }
+        }
+#endif
+
+        return DecodeAnyLayout(source.Slice(0, _width), out headerLength, out payloadLength);
+    }
+
+    /// <inheritdoc />
+    public FrameFormatException CreateHeaderException(ReadOnlySpan<byte> source)
+    {
+        ReadOnlySpan<byte> header = source.Slice(0, Math.Min(source.Length, _width));
+        int bad = FindBadCharacter(header);
+        if (bad >= 0 && header.Length == _width)
+        {
+            return new FrameFormatException(DescribeBadCharacter(header, bad), header);
+        }
+
+        if (header.Length == _width && bad < 0)
+        {
             ulong value = 0;
-            int i = 0;
-            for (; i < header.Length; i++)
+            foreach (byte b in header)
             {
-                uint digit = (uint)(header[i] - '0');
-                if (digit > 9)
+                if (b != (byte)' ')
                 {
-                    break;
-                }
-
-                value = (value * 10) + digit;
-            }
-
-            if (i == 0)
-            {
-                ThrowBadCharacter(header, 0);
-            }
-
-            for (int j = i; j < header.Length; j++)
-            {
-                if (header[j] != (byte)' ')
-                {
-                    ThrowBadCharacter(header, j);
+                    value = (value * 10) + (uint)(b - '0');
                 }
             }
 
-            payloadLength = CheckOverflow(value, header);
-        }
-        else
-        {
-            payloadLength = ReadRightAligned(header);
+            return new FrameFormatException(
+                string.Format(CultureInfo.InvariantCulture, "the ASCII length {0} overflows a 63-bit length", value), header);
         }
 
-        headerLength = width;
-        return true;
+        return new FrameFormatException(string.Format(CultureInfo.InvariantCulture,
+            "the header is incomplete ({0} of {1} bytes) and was reported as invalid by mistake", header.Length, _width), header);
     }
 
     /// <inheritdoc />
@@ -184,9 +206,66 @@ public sealed class AsciiDecimalCodec : IFrameCodec
                 _ => "zero-padded",
             });
 
-    private long ReadRightAligned(ReadOnlySpan<byte> header)
+    /// <summary>Any width and alignment, one byte at a time.</summary>
+    private OperationStatus DecodeAnyLayout(ReadOnlySpan<byte> header, out int headerLength, out long payloadLength)
+    {
+        headerLength = 0;
+        payloadLength = 0;
+        if (FindBadCharacter(header) >= 0)
+        {
+            return OperationStatus.InvalidData;
+        }
+
+        // Only digits and the layout's padding are left.
+        ulong value = 0;
+        foreach (byte b in header)
+        {
+            uint digit = (uint)(b - '0');
+            if (digit <= 9)
+            {
+                value = (value * 10) + digit;
+            }
+        }
+
+        // Up to 18 digits cannot exceed long.MaxValue; 19 digits can (and cannot overflow a ulong).
+        if (value > long.MaxValue)
+        {
+            return OperationStatus.InvalidData;
+        }
+
+        headerLength = header.Length;
+        payloadLength = (long)value;
+        return OperationStatus.Done;
+    }
+
+    /// <summary>The index of the first byte that breaks the layout, or -1 when it is only digits and padding (one digit at least).</summary>
+    private int FindBadCharacter(ReadOnlySpan<byte> header)
     {
         int i = 0;
+        if (_alignment == AsciiAlignment.Left)
+        {
+            // Digits, then spaces only.
+            while (i < header.Length && (uint)(header[i] - '0') <= 9)
+            {
+                i++;
+            }
+
+            if (i == 0)
+            {
+                return 0;
+            }
+
+            for (; i < header.Length; i++)
+            {
+                if (header[i] != (byte)' ')
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
         if (_alignment == AsciiAlignment.Right)
         {
             while (i < header.Length && header[i] == (byte)' ')
@@ -196,72 +275,51 @@ public sealed class AsciiDecimalCodec : IFrameCodec
 
             if (i == header.Length)
             {
-                ThrowBadCharacter(header, 0);
+                return 0;
             }
         }
 
-        ulong value = 0;
         for (; i < header.Length; i++)
         {
-            uint digit = (uint)(header[i] - '0');
-            if (digit > 9)
+            if ((uint)(header[i] - '0') > 9)
             {
-                ThrowBadCharacter(header, i);
+                return i;
             }
-
-            value = (value * 10) + digit;
         }
 
-        return CheckOverflow(value, header);
+        return -1;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private long CheckOverflow(ulong value, ReadOnlySpan<byte> header)
-    {
-        // Up to 18 digits cannot exceed long.MaxValue; 19 digits can (and cannot overflow a ulong).
-        if (value > long.MaxValue)
-        {
-            ThrowHelper.ThrowMalformed(
-                string.Format(CultureInfo.InvariantCulture, "the ASCII length {0} overflows a 63-bit length", value), header);
-        }
-
-        return (long)value;
-    }
-
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowBadCharacter(ReadOnlySpan<byte> header, int index)
+    private string DescribeBadCharacter(ReadOnlySpan<byte> header, int index)
     {
         byte b = header[index];
         string layout = ToString();
-        string problem;
         if (IsAllSpaces(header))
         {
-            problem = $"the {layout} header is all spaces; it must hold at least one digit";
-        }
-        else if (b == (byte)'+' || b == (byte)'-')
-        {
-            problem = string.Format(CultureInfo.InvariantCulture,
-                "byte {0} of the {1} header is a sign ('{2}'); lengths are unsigned digits only", index, layout, (char)b);
-        }
-        else if (b == (byte)' ')
-        {
-            problem = string.Format(CultureInfo.InvariantCulture,
-                "byte {0} of the {1} header is a space where a digit was expected (no leading or interior spaces in this layout)", index, layout);
-        }
-        else
-        {
-            string expected = _alignment switch
-            {
-                AsciiAlignment.Left => "a digit or, after the digits, a space",
-                AsciiAlignment.Right => "a digit or, before the digits, a space",
-                _ => "a digit",
-            };
-            problem = string.Format(CultureInfo.InvariantCulture,
-                "byte {0} of the {1} header is \"{2}\" (0x{3:X2}); expected {4}", index, layout,
-                HeaderFormatter.Escape(header.Slice(index, 1)), b, expected);
+            return $"the {layout} header is all spaces; it must hold at least one digit";
         }
 
-        ThrowHelper.ThrowMalformed(problem, header);
+        if (b == (byte)'+' || b == (byte)'-')
+        {
+            return string.Format(CultureInfo.InvariantCulture,
+                "byte {0} of the {1} header is a sign ('{2}'); lengths are unsigned digits only", index, layout, (char)b);
+        }
+
+        if (b == (byte)' ')
+        {
+            return string.Format(CultureInfo.InvariantCulture,
+                "byte {0} of the {1} header is a space where a digit was expected (no leading or interior spaces in this layout)", index, layout);
+        }
+
+        string expected = _alignment switch
+        {
+            AsciiAlignment.Left => "a digit or, after the digits, a space",
+            AsciiAlignment.Right => "a digit or, before the digits, a space",
+            _ => "a digit",
+        };
+        return string.Format(CultureInfo.InvariantCulture,
+            "byte {0} of the {1} header is \"{2}\" (0x{3:X2}); expected {4}", index, layout,
+            HeaderFormatter.Escape(header.Slice(index, 1)), b, expected);
     }
 
     private static bool IsAllSpaces(ReadOnlySpan<byte> header)

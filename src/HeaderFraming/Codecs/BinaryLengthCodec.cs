@@ -1,5 +1,5 @@
 using System;
-using System.Buffers.Binary;
+using System.Buffers;
 using System.Globalization;
 using HeaderFraming.Internal;
 
@@ -42,19 +42,11 @@ namespace HeaderFraming.Codecs;
 /// </code>
 /// <para>Example 5, a length that counts the whole frame, header included: <c>lengthIncludesHeader: true</c>.</para>
 /// </remarks>
-public sealed class BinaryLengthCodec : IFrameCodec
+public sealed class BinaryLengthCodec : ILengthFieldCodec
 {
-    private readonly int _fieldWidth;
-    private readonly int _fieldOffset;
-    private readonly int _headerLength;
-    private readonly Endianness _endianness;
+    private readonly LengthFieldLayout _layout;
     private readonly int _lengthAdjustment;
     private readonly bool _lengthIncludesHeader;
-
-    // payload = field + _delta; field = payload - _delta.
-    private readonly long _delta;
-    private readonly long _maxFieldValue;
-    private readonly long _maxPayloadLength;
 
     /// <summary>Creates a binary length codec.</summary>
     /// <param name="fieldWidth">The length field's width in bytes, 1 to 8.</param>
@@ -75,47 +67,15 @@ public sealed class BinaryLengthCodec : IFrameCodec
         int lengthAdjustment = 0,
         bool lengthIncludesHeader = false)
     {
-        if (fieldWidth < 1 || fieldWidth > 8)
-        {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(fieldWidth), fieldWidth, "The length field is 1 to 8 bytes wide.");
-        }
-
-        if (endianness != Endianness.BigEndian && endianness != Endianness.LittleEndian)
-        {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(endianness), endianness, "Unknown byte order.");
-        }
-
-        if (fieldOffset < 0 || fieldOffset > ushort.MaxValue)
-        {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(fieldOffset), fieldOffset, "The length field's offset must be 0 to 65,535.");
-        }
-
-        if (headerLength == -1)
+        if (headerLength == -1 && fieldOffset >= 0 && fieldWidth is >= 1 and <= 8)
         {
             headerLength = fieldOffset + fieldWidth;
         }
 
-        if (headerLength < fieldOffset + fieldWidth || headerLength > ushort.MaxValue)
-        {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(headerLength), headerLength, string.Format(CultureInfo.InvariantCulture,
-                "The header must hold the {0}-byte length field at offset {1}: it needs {2} to 65,535 bytes.",
-                fieldWidth, fieldOffset, fieldOffset + fieldWidth));
-        }
-
-        _fieldWidth = fieldWidth;
-        _fieldOffset = fieldOffset;
-        _headerLength = headerLength;
-        _endianness = endianness;
+        _layout = new LengthFieldLayout(fieldWidth, endianness, fieldOffset, headerLength,
+            lengthAdjustment - (lengthIncludesHeader ? (long)headerLength : 0));
         _lengthAdjustment = lengthAdjustment;
         _lengthIncludesHeader = lengthIncludesHeader;
-        _delta = lengthAdjustment - (lengthIncludesHeader ? (long)headerLength : 0);
-        _maxFieldValue = fieldWidth == 8 ? long.MaxValue : (long)((1UL << (8 * fieldWidth)) - 1);
-        _maxPayloadLength = _delta > 0 && _maxFieldValue > long.MaxValue - _delta ? long.MaxValue : _maxFieldValue + _delta;
-        if (_maxPayloadLength < 0)
-        {
-            ThrowHelper.ThrowArgumentOutOfRange(nameof(lengthAdjustment), lengthAdjustment,
-                "With this adjustment no value of the length field gives a payload length of zero or more.");
-        }
     }
 
     /// <summary>A 4-byte big-endian length prefix counting the payload only: Kafka's request/response size, Thrift's framed
@@ -130,16 +90,16 @@ public sealed class BinaryLengthCodec : IFrameCodec
     public static BinaryLengthCodec UInt32LittleEndian { get; } = new BinaryLengthCodec(4, Endianness.LittleEndian);
 
     /// <summary>The length field's width in bytes.</summary>
-    public int FieldWidth => _fieldWidth;
+    public int FieldWidth => _layout.FieldWidth;
 
     /// <summary>Where the length field starts inside the header.</summary>
-    public int FieldOffset => _fieldOffset;
+    public int FieldOffset => _layout.FieldOffset;
 
     /// <summary>The whole header's length in bytes.</summary>
-    public int HeaderLength => _headerLength;
+    public int HeaderLength => _layout.HeaderLength;
 
     /// <summary>The length field's byte order.</summary>
-    public Endianness Endianness => _endianness;
+    public Endianness Endianness => _layout.Endianness;
 
     /// <summary>Added to the field's value to get the payload length.</summary>
     public int LengthAdjustment => _lengthAdjustment;
@@ -147,151 +107,94 @@ public sealed class BinaryLengthCodec : IFrameCodec
     /// <summary>Whether the field counts the header as well as the payload.</summary>
     public bool LengthIncludesHeader => _lengthIncludesHeader;
 
-    /// <summary>4 or 2 when the header is nothing but a plain big-endian length of the payload (UInt32BigEndian,
-    /// UInt16BigEndian): such a header cannot be malformed, so FrameReader and FrameWriter handle it inline. 0 otherwise.</summary>
-    internal int PlainBigEndianPrefixWidth
-        => _fieldOffset == 0 && _headerLength == _fieldWidth && _delta == 0 && _endianness == Endianness.BigEndian
-            && (_fieldWidth == 4 || _fieldWidth == 2)
-            ? _fieldWidth
-            : 0;
-
-    /// <summary>Whether the length field fills the whole header (no other bytes for a writer to zero first).</summary>
-    internal bool HeaderIsLengthField => _headerLength == _fieldWidth;
+    /// <inheritdoc />
+    /// <remarks>Its <see cref="LengthFieldLayout.Adjustment"/> is <see cref="LengthAdjustment"/>, minus
+    /// <see cref="HeaderLength"/> when <see cref="LengthIncludesHeader"/>.</remarks>
+    public LengthFieldLayout LengthField => _layout;
 
     /// <inheritdoc />
-    public int MaxHeaderLength => _headerLength;
+    public int MaxHeaderLength => _layout.HeaderLength;
 
     /// <inheritdoc />
     public bool IsFixedWidth => true;
 
     /// <inheritdoc />
-    public long MaxPayloadLength => _maxPayloadLength;
+    public long MaxPayloadLength => _layout.MaxPayloadLength;
 
     /// <inheritdoc />
-    public bool TryReadHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
+    public OperationStatus DecodeHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
     {
-        if (source.Length < _headerLength)
+        LengthFieldLayout layout = _layout;
+        if (source.Length < layout.HeaderLength)
         {
             headerLength = 0;
             payloadLength = 0;
-            return false;
+            return OperationStatus.NeedMoreData;
         }
 
-        ReadOnlySpan<byte> field = source.Slice(_fieldOffset, _fieldWidth);
-        ulong value;
-        if (_endianness == Endianness.BigEndian)
+        if (!layout.TryGetPayloadLength(source, out payloadLength))
         {
-            value = _fieldWidth switch
-            {
-                4 => BinaryPrimitives.ReadUInt32BigEndian(field),
-                2 => BinaryPrimitives.ReadUInt16BigEndian(field),
-                1 => field[0],
-                8 => BinaryPrimitives.ReadUInt64BigEndian(field),
-                _ => ReadBigEndian(field),
-            };
-        }
-        else
-        {
-            value = _fieldWidth switch
-            {
-                4 => BinaryPrimitives.ReadUInt32LittleEndian(field),
-                2 => BinaryPrimitives.ReadUInt16LittleEndian(field),
-                1 => field[0],
-                8 => BinaryPrimitives.ReadUInt64LittleEndian(field),
-                _ => ReadLittleEndian(field),
-            };
+            headerLength = 0;
+            return OperationStatus.InvalidData;
         }
 
-        long delta = _delta;
-        if (value > long.MaxValue || (delta > 0 && (long)value > long.MaxValue - delta) || (long)value + delta < 0)
-        {
-            ThrowBadValue(value, source.Slice(0, _headerLength));
-        }
-
-        headerLength = _headerLength;
-        payloadLength = (long)value + delta;
-        return true;
+        headerLength = layout.HeaderLength;
+        return OperationStatus.Done;
     }
 
     /// <inheritdoc />
-    public int GetHeaderLength(long payloadLength) => _headerLength;
+    public FrameFormatException CreateHeaderException(ReadOnlySpan<byte> source)
+    {
+        ReadOnlySpan<byte> header = source.Slice(0, Math.Min(source.Length, _layout.HeaderLength));
+        if (header.Length < _layout.HeaderLength)
+        {
+            return new FrameFormatException(string.Format(CultureInfo.InvariantCulture,
+                "the header is incomplete ({0} of {1} bytes) and was reported as invalid by mistake", header.Length, _layout.HeaderLength), header);
+        }
+
+        ulong value = LengthFieldLayout.ReadField(_layout.Kind, header.Slice(FieldOffset), FieldWidth);
+        string problem = value > long.MaxValue
+            ? string.Format(CultureInfo.InvariantCulture, "the length field holds {0}, which overflows a 63-bit length ({1})", value, ToString())
+            : string.Format(CultureInfo.InvariantCulture,
+                "the length field holds {0}, which gives a payload length of {1} after the adjustment of {2}{3} ({4})",
+                value, (decimal)value + _layout.Adjustment, _lengthAdjustment,
+                _lengthIncludesHeader ? string.Format(CultureInfo.InvariantCulture, " and the {0}-byte header", HeaderLength) : string.Empty,
+                ToString());
+        return new FrameFormatException(problem, header);
+    }
+
+    /// <inheritdoc />
+    public int GetHeaderLength(long payloadLength) => _layout.HeaderLength;
 
     /// <inheritdoc />
     public int WriteHeader(long payloadLength, Span<byte> destination)
     {
+        LengthFieldLayout layout = _layout;
         if (payloadLength < 0)
         {
             ThrowHelper.ThrowNegativeLength(payloadLength);
         }
 
-        if (payloadLength > _maxPayloadLength)
+        if (payloadLength > layout.MaxPayloadLength)
         {
-            ThrowHelper.ThrowPayloadTooLong(payloadLength, _maxPayloadLength, ToString());
+            ThrowHelper.ThrowPayloadTooLong(payloadLength, layout.MaxPayloadLength, ToString());
         }
 
-        // payloadLength <= maxField + delta, so this cannot overflow.
-        long field = payloadLength - _delta;
+        // payloadLength <= maxField + adjustment, so this cannot overflow.
+        long field = payloadLength - layout.Adjustment;
         if (field < 0)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
                 "A payload of {0:N0} bytes cannot be described by {1}: the length field would be negative.", payloadLength, ToString()));
         }
 
-        if (destination.Length < _headerLength)
+        if (destination.Length < layout.HeaderLength)
         {
-            ThrowHelper.ThrowDestinationTooSmall(_headerLength, destination.Length);
+            ThrowHelper.ThrowDestinationTooSmall(layout.HeaderLength, destination.Length);
         }
 
-        Span<byte> span = destination.Slice(_fieldOffset, _fieldWidth);
-        ulong value = (ulong)field;
-        if (_endianness == Endianness.BigEndian)
-        {
-            switch (_fieldWidth)
-            {
-                case 4:
-                    BinaryPrimitives.WriteUInt32BigEndian(span, (uint)value);
-                    break;
-                case 2:
-                    BinaryPrimitives.WriteUInt16BigEndian(span, (ushort)value);
-                    break;
-                case 8:
-                    BinaryPrimitives.WriteUInt64BigEndian(span, value);
-                    break;
-                default:
-                    for (int i = _fieldWidth - 1; i >= 0; i--)
-                    {
-                        span[i] = (byte)value;
-                        value >>= 8;
-                    }
-
-                    break;
-            }
-        }
-        else
-        {
-            switch (_fieldWidth)
-            {
-                case 4:
-                    BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)value);
-                    break;
-                case 2:
-                    BinaryPrimitives.WriteUInt16LittleEndian(span, (ushort)value);
-                    break;
-                case 8:
-                    BinaryPrimitives.WriteUInt64LittleEndian(span, value);
-                    break;
-                default:
-                    for (int i = 0; i < _fieldWidth; i++)
-                    {
-                        span[i] = (byte)value;
-                        value >>= 8;
-                    }
-
-                    break;
-            }
-        }
-
-        return _headerLength;
+        layout.WriteField((ulong)field, destination);
+        return layout.HeaderLength;
     }
 
     /// <summary>Describes the layout, e.g. <c>4-byte big-endian length at offset 8 of a 24-byte header</c>.</summary>
@@ -299,46 +202,12 @@ public sealed class BinaryLengthCodec : IFrameCodec
     public override string ToString()
     {
         string text = string.Format(CultureInfo.InvariantCulture, "{0}-byte {1} length at offset {2} of a {3}-byte header",
-            _fieldWidth, _endianness == Endianness.BigEndian ? "big-endian" : "little-endian", _fieldOffset, _headerLength);
+            FieldWidth, Endianness == Endianness.BigEndian ? "big-endian" : "little-endian", FieldOffset, HeaderLength);
         if (_lengthAdjustment != 0)
         {
             text += string.Format(CultureInfo.InvariantCulture, ", adjusted by {0}", _lengthAdjustment);
         }
 
         return _lengthIncludesHeader ? text + ", counting the header" : text;
-    }
-
-    private static ulong ReadBigEndian(ReadOnlySpan<byte> field)
-    {
-        ulong value = 0;
-        foreach (byte b in field)
-        {
-            value = (value << 8) | b;
-        }
-
-        return value;
-    }
-
-    private static ulong ReadLittleEndian(ReadOnlySpan<byte> field)
-    {
-        ulong value = 0;
-        for (int i = field.Length - 1; i >= 0; i--)
-        {
-            value = (value << 8) | field[i];
-        }
-
-        return value;
-    }
-
-    private void ThrowBadValue(ulong value, ReadOnlySpan<byte> header)
-    {
-        string problem = value > long.MaxValue
-            ? string.Format(CultureInfo.InvariantCulture, "the length field holds {0}, which overflows a 63-bit length ({1})", value, ToString())
-            : string.Format(CultureInfo.InvariantCulture,
-                "the length field holds {0}, which gives a payload length of {1} after the adjustment of {2}{3} ({4})",
-                value, (decimal)value + _delta, _lengthAdjustment,
-                _lengthIncludesHeader ? string.Format(CultureInfo.InvariantCulture, " and the {0}-byte header", _headerLength) : string.Empty,
-                ToString());
-        ThrowHelper.ThrowMalformed(problem, header);
     }
 }

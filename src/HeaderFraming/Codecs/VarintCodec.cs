@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Globalization;
 using HeaderFraming.Internal;
 
@@ -46,16 +47,18 @@ public sealed class VarintCodec : IFrameCodec
     public long MaxPayloadLength => long.MaxValue;
 
     /// <inheritdoc />
-    public bool TryReadHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
+    public OperationStatus DecodeHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
     {
         // One-byte fast path: payloads under 128 bytes.
         if (source.Length > 0 && source[0] < 0x80)
         {
             headerLength = 1;
             payloadLength = source[0];
-            return true;
+            return OperationStatus.Done;
         }
 
+        headerLength = 0;
+        payloadLength = 0;
         ulong value = 0;
         int limit = Math.Min(source.Length, MaxEncodedLength);
         for (int i = 0; i < limit; i++)
@@ -66,24 +69,33 @@ public sealed class VarintCodec : IFrameCodec
             {
                 if (b == 0 && i > 0)
                 {
-                    ThrowMalformed("the varint is over-long: its last byte is 0x00, so a shorter encoding of the same value exists", source.Slice(0, i + 1));
+                    return OperationStatus.InvalidData;
                 }
 
                 headerLength = i + 1;
                 payloadLength = (long)value;
-                return true;
+                return OperationStatus.Done;
             }
         }
 
-        if (source.Length >= MaxEncodedLength)
+        return source.Length >= MaxEncodedLength ? OperationStatus.InvalidData : OperationStatus.NeedMoreData;
+    }
+
+    /// <inheritdoc />
+    public FrameFormatException CreateHeaderException(ReadOnlySpan<byte> source)
+    {
+        int limit = Math.Min(source.Length, MaxEncodedLength);
+        for (int i = 0; i < limit; i++)
         {
-            ThrowMalformed(string.Format(CultureInfo.InvariantCulture,
-                "the varint has not ended after {0} bytes; a length of at most 63 bits fits in {0}", MaxEncodedLength), source.Slice(0, MaxEncodedLength));
+            if (source[i] < 0x80)
+            {
+                return new FrameFormatException(
+                    "the varint is over-long: its last byte is 0x00, so a shorter encoding of the same value exists", source.Slice(0, i + 1));
+            }
         }
 
-        headerLength = 0;
-        payloadLength = 0;
-        return false;
+        return new FrameFormatException(string.Format(CultureInfo.InvariantCulture,
+            "the varint has not ended after {0} bytes; a length of at most 63 bits fits in {0}", MaxEncodedLength), source.Slice(0, limit));
     }
 
     /// <inheritdoc />
@@ -129,6 +141,4 @@ public sealed class VarintCodec : IFrameCodec
     /// <summary>Describes the codec.</summary>
     /// <returns><c>unsigned LEB128 varint</c>.</returns>
     public override string ToString() => "unsigned LEB128 varint";
-
-    private static void ThrowMalformed(string problem, ReadOnlySpan<byte> header) => ThrowHelper.ThrowMalformed(problem, header);
 }

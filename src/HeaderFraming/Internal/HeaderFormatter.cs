@@ -7,10 +7,10 @@ namespace HeaderFraming.Internal;
 /// <summary>Builds the human-readable part of framing errors: the offset, the header bytes escaped, and a protocol hint.</summary>
 internal static class HeaderFormatter
 {
-    public static string Describe(string problem, long streamOffset, byte[] header)
+    public static string Describe(string problem, long streamOffset, byte[] header, string title = "Invalid frame")
     {
         var sb = new StringBuilder(problem.Length + 64 + header.Length * 4);
-        sb.Append("Invalid frame");
+        sb.Append(title);
         if (streamOffset >= 0)
         {
             sb.Append(" at stream offset ").Append(streamOffset.ToString(CultureInfo.InvariantCulture));
