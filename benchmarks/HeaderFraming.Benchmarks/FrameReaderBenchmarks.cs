@@ -27,7 +27,7 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
     private byte[] _copyDestination = null!;
     private EmbeddedChannel _dotNetty = null!;
 
-    [Params(16, 1024, 65536)]
+    [ParamsSource(typeof(PayloadSizes), nameof(PayloadSizes.Values))]
     public int PayloadSize { get; set; }
 
     [GlobalSetup]
@@ -208,6 +208,24 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
     [Benchmark]
     public Task<long> FrameReader_StreamPipe_AwaitEach() => ReadAllAsync(StreamReader(_uint32), _uint32, batch: false, nameof(FrameReader_StreamPipe_AwaitEach));
 
+    /// <summary>`await foreach (Frame frame in reader.ReadAllAsync())`: the async-sequence loop.</summary>
+    [Benchmark]
+    public async Task<long> FrameReader_StreamPipe_ReadAll()
+    {
+        var reader = new FrameReader(StreamReader(_uint32), _uint32.Codec);
+        long frames = 0;
+        long sum = 0;
+        await foreach (Frame frame in reader.ReadAllAsync())
+        {
+            sum += Check.Touch(frame);
+            frames++;
+        }
+
+        reader.Complete();
+        Check.Frames(nameof(FrameReader_StreamPipe_ReadAll), frames, sum, _uint32);
+        return sum;
+    }
+
     /// <summary>The batching pattern with the seed's 10-byte ASCII header.</summary>
     [Benchmark]
     public Task<long> FrameReader_StreamPipe_Ascii10() => ReadAllAsync(StreamReader(_ascii), _ascii, batch: true, nameof(FrameReader_StreamPipe_Ascii10));
@@ -262,7 +280,7 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
                 break;
             }
 
-            sum += Check.Touch(result.Frame.Payload);
+            sum += Check.Touch(result.Frame);
             frames++;
         }
 
@@ -292,7 +310,7 @@ public class FrameReaderBenchmarks : IWholeBufferBenchmark
         long sum = 0;
         while (reader.TryReadFrame(out Frame frame))
         {
-            sum += Check.Touch(frame.Payload);
+            sum += Check.Touch(frame);
             frames++;
         }
 

@@ -1,4 +1,5 @@
 using System;
+using System.Buffers;
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.IO;
@@ -18,6 +19,7 @@ using HeaderFraming.Serialization;
 int failures = 0;
 
 await QuickStartAsync();
+await CustomLengthFieldCodecAsync();
 
 using var listener = new TcpListener(IPAddress.Loopback, 0);
 listener.Start();
@@ -189,6 +191,23 @@ async Task FastLoopAsync()
     Check(total == Enumerable.Range(0, 10_000).Sum(i => (long)(i % 100)), "10,000 frames through the span loop");
 }
 
+// A user's ILengthFieldCodec: the writer and the reader take its layout inline; the bytes on the wire follow it.
+static async Task CustomLengthFieldCodecAsync()
+{
+    var codec = new TypeAndLengthCodec();
+    var pipe = new Pipe();
+    var writer = new FrameWriter(pipe.Writer, codec);
+    writer.Write("custom"u8);
+    await writer.FlushAsync();
+    writer.Complete();
+    ReadResult raw = await pipe.Reader.ReadAsync();
+    byte[] wire = raw.Buffer.ToArray();
+    pipe.Reader.AdvanceTo(raw.Buffer.Start);
+    FrameReadResult result = await new FrameReader(pipe.Reader, codec).ReadFrameAsync();
+    Check(wire.Length == 10 && wire[1] == 6 && wire[2] == 0 && wire[3] == 0, "a 3-byte little-endian length at offset 1");
+    Check(result.HasFrame && result.Frame.IsContiguous && Encoding.ASCII.GetString(result.Frame.PayloadSpan) == "custom", "a frame of a custom ILengthFieldCodec");
+}
+
 // The fastest loop: drain contiguous frames as spans, await only when nothing is left.
 static async Task<long> SumPayloadBytesAsync(FrameReader reader)
 {
@@ -225,6 +244,21 @@ async Task MetricsSnippetAsync()
     FrameReadResult counted = await new FrameReader(pipe.Reader, VarintCodec.Instance).ReadFrameAsync();
     Check(counted.HasFrame, "a frame to count");
     Check(Interlocked.Read(ref framesRead) == 1, "the headerframing.frames.read counter");
+}
+
+// A codec of your own that takes the inline path: a 1-byte type, then a 3-byte little-endian length (MySQL-like).
+sealed class TypeAndLengthCodec : ILengthFieldCodec
+{
+    public LengthFieldLayout LengthField { get; } = new LengthFieldLayout(3, Endianness.LittleEndian, fieldOffset: 1, headerLength: 4, adjustment: 0);
+    private readonly BinaryLengthCodec _inner = new BinaryLengthCodec(3, Endianness.LittleEndian, fieldOffset: 1, headerLength: 4);
+    public int MaxHeaderLength => 4;
+    public bool IsFixedWidth => true;
+    public long MaxPayloadLength => _inner.MaxPayloadLength;
+    public OperationStatus DecodeHeader(ReadOnlySpan<byte> source, out int headerLength, out long payloadLength)
+        => _inner.DecodeHeader(source, out headerLength, out payloadLength);
+    public FrameFormatException CreateHeaderException(ReadOnlySpan<byte> source) => _inner.CreateHeaderException(source);
+    public int GetHeaderLength(long payloadLength) => 4;
+    public int WriteHeader(long payloadLength, Span<byte> destination) => _inner.WriteHeader(payloadLength, destination);
 }
 
 public sealed record Order(int Id, string Item, decimal Price);

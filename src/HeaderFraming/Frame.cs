@@ -1,7 +1,9 @@
 using System;
 using System.Buffers;
 using System.Diagnostics;
+using System.Globalization;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using HeaderFraming.Internal;
 
 namespace HeaderFraming;
@@ -11,48 +13,57 @@ namespace HeaderFraming;
 /// <para><b>Lifetime:</b> the memory behind the frame belongs to the pipe. It stays valid until the next call to
 /// <see cref="FrameReader.ReadFrameAsync"/> or <see cref="FrameReader.TryReadFrame(out Frame)"/> (or until the reader is
 /// completed). Copy what you need to keep (<c>frame.Payload.ToArray()</c>) before reading again.</para>
-/// <para>A frame is a few words (where it lies and how long its header is); <see cref="Header"/> and <see cref="Payload"/>
-/// are built when asked for. Almost every frame smaller than a pipe segment lies in one block of memory
-/// (<see cref="IsContiguous"/>): then <see cref="PayloadSpan"/> and <see cref="HeaderSpan"/> are the cheapest way in.</para>
+/// <para>A frame is four words — where it starts, how long it and its header are, its stream offset — so it costs little
+/// to return and copy; <see cref="Header"/> and <see cref="Payload"/> are built when asked for. Almost every frame smaller
+/// than a pipe segment lies in one block of memory (<see cref="IsContiguous"/>): then <see cref="PayloadSpan"/> and
+/// <see cref="HeaderSpan"/> are the cheapest way in.</para>
 /// </remarks>
 public readonly struct Frame
 {
-    // Array: _start is the byte[], _startIndex the frame's first byte in it, _endIndex the frame's length.
-    // Manager: the same with _start a MemoryManager<byte>.
-    // Segments (split across segments only): _start/_end are the first and last ReadOnlySequenceSegment<byte>, with the
-    // indexes in each.
+    internal const int MaxHeaderLength = (1 << 24) - 1;
+
+    private const int KindShift = 24;
+    private const int FlagsShift = 28;
+
+    // Array: _start is the byte[] and _startIndex the frame's first byte in it. Manager: the same with a MemoryManager<byte>.
+    // Segments (a frame split across segments): _start is the first ReadOnlySequenceSegment<byte>; the last is found from
+    // the length. _headerAndKind: bits 0-23 the header length, 24-27 the kind, 28-29 a FrameReadResult's flags.
     private readonly object? _start;
-    private readonly object? _end;
-    private readonly int _startIndex;
-    private readonly int _endIndex;
-    private readonly int _headerLength;
-    private readonly FrameKind _kind;
     private readonly long _streamOffset;
+    private readonly long _length;
+    private readonly int _startIndex;
+    private readonly int _headerAndKind;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal Frame(byte[] array, int start, int length, int headerLength, long streamOffset)
     {
         _start = array;
-        _end = null;
-        _startIndex = start;
-        _endIndex = length;
-        _headerLength = headerLength;
-        _kind = FrameKind.Array;
         _streamOffset = streamOffset;
+        _length = length;
+        _startIndex = start;
+        _headerAndKind = headerLength | ((int)FrameKind.Array << KindShift);
     }
 
-    private Frame(object start, int startIndex, object? end, int endIndex, int headerLength, FrameKind kind, long streamOffset)
+    private Frame(object start, int startIndex, long length, int headerLength, FrameKind kind, long streamOffset)
     {
         _start = start;
-        _end = end;
-        _startIndex = startIndex;
-        _endIndex = endIndex;
-        _headerLength = headerLength;
-        _kind = kind;
         _streamOffset = streamOffset;
+        _length = length;
+        _startIndex = startIndex;
+        _headerAndKind = headerLength | ((int)kind << KindShift);
     }
 
-    private enum FrameKind : byte
+    /// <summary>An empty frame that carries a <see cref="FrameReadResult"/>'s flags.</summary>
+    internal Frame(int resultFlags)
+    {
+        _start = null;
+        _streamOffset = 0;
+        _length = 0;
+        _startIndex = 0;
+        _headerAndKind = resultFlags << FlagsShift;
+    }
+
+    private enum FrameKind
     {
         None,
         Array,
@@ -61,25 +72,23 @@ public readonly struct Frame
     }
 
     /// <summary>The header bytes, length field included (for a fixed header with a type byte or an opcode, those too).</summary>
-    public ReadOnlySequence<byte> Header => Whole().Slice(0, _headerLength);
+    public ReadOnlySequence<byte> Header => Whole().Slice(0, HeaderLength);
 
     /// <summary>The payload bytes: exactly the length the header declared.</summary>
-    public ReadOnlySequence<byte> Payload => Whole().Slice(_headerLength);
+    public ReadOnlySequence<byte> Payload => Whole().Slice(HeaderLength);
 
     /// <summary>The header's length in bytes.</summary>
-    public int HeaderLength => _headerLength;
+    public int HeaderLength => _headerAndKind & MaxHeaderLength;
 
     /// <summary>The payload's length in bytes, as the header declared it.</summary>
-    public long PayloadLength => _kind == FrameKind.Segments
-        ? ((ReadOnlySequenceSegment<byte>)_end!).RunningIndex + _endIndex - ((ReadOnlySequenceSegment<byte>)_start!).RunningIndex - _startIndex - _headerLength
-        : _endIndex - _headerLength;
+    public long PayloadLength => _length - HeaderLength;
 
     /// <summary>
     /// <see langword="true"/> when the whole frame lies in one block of memory, so <see cref="HeaderSpan"/> and
     /// <see cref="PayloadSpan"/> can return it; <see langword="false"/> for a frame split across the pipe's segments (read
     /// <see cref="Header"/> and <see cref="Payload"/> then) and for the empty frame of a result without one.
     /// </summary>
-    public bool IsContiguous => _kind == FrameKind.Array || _kind == FrameKind.Manager;
+    public bool IsContiguous => Kind is FrameKind.Array or FrameKind.Manager;
 
     /// <summary>The payload as one span, for a frame that <see cref="IsContiguous"/>. Valid until the next read.</summary>
     /// <exception cref="InvalidOperationException">The frame is split across buffers (<see cref="IsContiguous"/> is
@@ -89,45 +98,51 @@ public readonly struct Frame
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         get
         {
-            if (_kind == FrameKind.Array)
+            int headerLength = HeaderLength;
+            if (Kind == FrameKind.Array)
             {
-                return new ReadOnlySpan<byte>(Unsafe.As<byte[]>(_start), _startIndex + _headerLength, _endIndex - _headerLength);
+                return new ReadOnlySpan<byte>(Unsafe.As<byte[]>(_start), _startIndex + headerLength, (int)_length - headerLength);
             }
 
-            return WholeSpanSlow().Slice(_headerLength);
+            return WholeSpanSlow().Slice(headerLength);
         }
     }
 
     /// <summary>The header as one span, for a frame that <see cref="IsContiguous"/>. Valid until the next read.</summary>
     /// <exception cref="InvalidOperationException">The frame is split across buffers: use <see cref="Header"/>.</exception>
     public ReadOnlySpan<byte> HeaderSpan
-        => _kind == FrameKind.Array
-            ? new ReadOnlySpan<byte>(Unsafe.As<byte[]>(_start), _startIndex, _headerLength)
-            : WholeSpanSlow().Slice(0, _headerLength);
+        => Kind == FrameKind.Array
+            ? new ReadOnlySpan<byte>(Unsafe.As<byte[]>(_start), _startIndex, HeaderLength)
+            : WholeSpanSlow().Slice(0, HeaderLength);
 
     /// <summary>The offset in the stream of the frame's first header byte (bytes since the reader started).</summary>
     public long StreamOffset => _streamOffset;
 
+    /// <summary>The flags of the <see cref="FrameReadResult"/> this empty frame belongs to.</summary>
+    internal int ResultFlags => _headerAndKind >> FlagsShift;
+
+    private FrameKind Kind => (FrameKind)((_headerAndKind >> KindShift) & 0xF);
+
     /// <summary>A frame of the given bytes (header and payload), wherever they lie.</summary>
     internal static Frame FromSequence(in ReadOnlySequence<byte> whole, int headerLength, long streamOffset)
     {
+        Debug.Assert(headerLength <= MaxHeaderLength);
         if (!whole.IsSingleSegment)
         {
             SequencePosition start = whole.Start;
-            SequencePosition end = whole.End;
-            return new Frame(start.GetObject()!, start.GetInteger(), end.GetObject()!, end.GetInteger(), headerLength, FrameKind.Segments, streamOffset);
+            return new Frame(start.GetObject()!, start.GetInteger(), whole.Length, headerLength, FrameKind.Segments, streamOffset);
         }
 
         // One block of memory: an array or a memory manager.
         ReadOnlyMemory<byte> memory = whole.First;
-        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out ArraySegment<byte> array))
+        if (MemoryMarshal.TryGetArray(memory, out ArraySegment<byte> array))
         {
             return new Frame(array.Array!, array.Offset, array.Count, headerLength, streamOffset);
         }
 
-        if (System.Runtime.InteropServices.MemoryMarshal.TryGetMemoryManager(memory, out MemoryManager<byte>? manager, out int index, out int length))
+        if (MemoryMarshal.TryGetMemoryManager(memory, out MemoryManager<byte>? manager, out int index, out int length))
         {
-            return new Frame(manager!, index, null, length, headerLength, FrameKind.Manager, streamOffset);
+            return new Frame(manager!, index, length, headerLength, FrameKind.Manager, streamOffset);
         }
 
         throw new NotSupportedException("A frame's memory is neither an array nor a MemoryManager<byte>.");
@@ -135,28 +150,46 @@ public readonly struct Frame
 
     /// <summary>A frame inside one block of a memory manager's memory.</summary>
     internal static Frame InManager(MemoryManager<byte> manager, int start, int length, int headerLength, long streamOffset)
-        => new Frame(manager, start, null, length, headerLength, FrameKind.Manager, streamOffset);
+        => new Frame(manager, start, length, headerLength, FrameKind.Manager, streamOffset);
 
     private ReadOnlySequence<byte> Whole()
-        => _kind switch
+    {
+        switch (Kind)
         {
-            FrameKind.Array => new ReadOnlySequence<byte>(Unsafe.As<byte[]>(_start)!, _startIndex, _endIndex),
-            FrameKind.Manager => new ReadOnlySequence<byte>(((MemoryManager<byte>)_start!).Memory.Slice(_startIndex, _endIndex)),
-            FrameKind.Segments => new ReadOnlySequence<byte>((ReadOnlySequenceSegment<byte>)_start!, _startIndex, (ReadOnlySequenceSegment<byte>)_end!, _endIndex),
-            _ => ReadOnlySequence<byte>.Empty,
-        };
+            case FrameKind.Array:
+                return new ReadOnlySequence<byte>(Unsafe.As<byte[]>(_start)!, _startIndex, (int)_length);
+            case FrameKind.Manager:
+                return new ReadOnlySequence<byte>(((MemoryManager<byte>)_start!).Memory.Slice(_startIndex, (int)_length));
+            case FrameKind.Segments:
+            {
+                // The last segment is the one the frame's end falls in (a frame ends inside a segment, or at its end).
+                var first = (ReadOnlySequenceSegment<byte>)_start!;
+                long end = first.RunningIndex + _startIndex + _length;
+                ReadOnlySequenceSegment<byte> last = first;
+                while (last.RunningIndex + last.Memory.Length < end)
+                {
+                    last = last.Next!;
+                }
+
+                return new ReadOnlySequence<byte>(first, _startIndex, last, (int)(end - last.RunningIndex));
+            }
+
+            default:
+                return ReadOnlySequence<byte>.Empty;
+        }
+    }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ReadOnlySpan<byte> WholeSpanSlow()
     {
-        switch (_kind)
+        switch (Kind)
         {
             case FrameKind.Manager:
-                return ((MemoryManager<byte>)_start!).GetSpan().Slice(_startIndex, _endIndex);
+                return ((MemoryManager<byte>)_start!).GetSpan().Slice(_startIndex, (int)_length);
             case FrameKind.None:
                 return default;
             default:
-                ThrowHelper.ThrowInvalidOperation(string.Format(System.Globalization.CultureInfo.InvariantCulture,
+                ThrowHelper.ThrowInvalidOperation(string.Format(CultureInfo.InvariantCulture,
                     "The frame at stream offset {0} is split across the pipe's buffers, so it is not one span: read Frame.Header and Frame.Payload (or check Frame.IsContiguous first).",
                     _streamOffset));
                 return default;

@@ -98,6 +98,11 @@ public sealed partial class FrameReader
     {
         _reader = reader ?? throw new ArgumentNullException(nameof(reader));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
+        if ((uint)codec.MaxHeaderLength > Frame.MaxHeaderLength)
+        {
+            ThrowHelper.ThrowArgument(nameof(codec), $"The codec's MaxHeaderLength ({codec.MaxHeaderLength}) is not between 0 and {Frame.MaxHeaderLength} bytes.");
+        }
+
         options ??= FrameReaderOptions.Default;
         _maxFrameLength = options.MaxFrameLength;
         if (codec is ILengthFieldCodec lengthFieldCodec)
@@ -432,6 +437,8 @@ public sealed partial class FrameReader
     // Reuses the state machine box across awaits: no allocation per wait for bytes.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
 #endif
+    // Never inlined into ReadFrameAsync: its state machine would make every synchronous read zero a 500-byte frame.
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private async ValueTask<FrameReadResult> ReadFrameCoreAsync(CancellationToken cancellationToken)
     {
         while (true)

@@ -36,7 +36,17 @@ internal static class BenchmarkBodies
         => type.GetMethods().Where(m => m.GetCustomAttribute<BenchmarkAttribute>() != null).OrderBy(m => m.Name);
 
     public static int[] PayloadSizes(Type type)
-        => type.GetProperty("PayloadSize")!.GetCustomAttribute<ParamsAttribute>()!.Values.Cast<int>().ToArray();
+    {
+        PropertyInfo property = type.GetProperty("PayloadSize")!;
+        if (property.GetCustomAttribute<ParamsAttribute>() is ParamsAttribute values)
+        {
+            return values.Values.Cast<int>().ToArray();
+        }
+
+        // [ParamsSource(typeof(PayloadSizes), nameof(PayloadSizes.Values))]: the sizes the benchmarks run by default.
+        Assert.NotNull(property.GetCustomAttribute<ParamsSourceAttribute>());
+        return Infrastructure.PayloadSizes.Values.ToArray();
+    }
 
     /// <summary>Creates the class and runs its [GlobalSetup] for one payload size.</summary>
     public static T Create<T>(int payloadSize) => (T)Create(typeof(T), payloadSize);

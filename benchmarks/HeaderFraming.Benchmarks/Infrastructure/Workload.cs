@@ -96,6 +96,10 @@ public static class Check
         return Workload.FrameSum((int)payload.Length, payload.FirstSpan[0], last);
     }
 
+    /// <summary>What a user of <see cref="Frame"/> does: the payload span when the frame is contiguous (almost always), the
+    /// sequence otherwise.</summary>
+    public static long Touch(in Frame frame) => frame.IsContiguous ? Touch(frame.PayloadSpan) : Touch(frame.Payload);
+
     /// <summary>Throws unless a decoder produced exactly the expected frames.</summary>
     public static void Frames(string benchmark, long frames, long checksum, long expectedFrames, long expectedChecksum)
     {
