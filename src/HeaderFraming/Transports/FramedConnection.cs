@@ -157,7 +157,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(new SocketTransportIO(socket, gather: !leaveOpen), directOutput: null, leaveOpen, codec, options);
+        return new FramedConnection(new SocketTransportIO(socket, leaveOpen), directOutput: null, leaveOpen, codec, options);
     }
 
     /// <summary>Frames an existing duplex pipe, e.g. Kestrel's <c>ConnectionContext.Transport</c>. Frames are written straight
