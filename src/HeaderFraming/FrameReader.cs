@@ -299,12 +299,10 @@ public sealed partial class FrameReader
         _offset += headerLength + payloadLength;
         _framesRead++;
         _pendingHeaderLength = -1;
-#if NET
         if (FramingMetrics.ReadEnabled)
         {
             FramingMetrics.FrameRead(headerLength, payloadLength);
         }
-#endif
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -599,7 +597,6 @@ public sealed partial class FrameReader
         ex.SetStreamOffset(_offset);
         if (_fault == null)
         {
-#if NET
             FramingMetrics.Error(ex.Kind switch
             {
                 FrameErrorKind.TooLarge => "too_large",
@@ -607,7 +604,6 @@ public sealed partial class FrameReader
                 FrameErrorKind.Timeout => "timeout",
                 _ => "malformed",
             });
-#endif
             _fault = ExceptionDispatchInfo.Capture(ex);
             FaultObserver?.OnReaderFault(ex);
         }

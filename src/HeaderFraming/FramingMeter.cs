@@ -1,8 +1,8 @@
 namespace HeaderFraming;
 
 /// <summary>
-/// The name of the <c>System.Diagnostics.Metrics.Meter</c> HeaderFraming publishes on .NET 8 and later (netstandard2.0
-/// publishes none). Nothing is recorded unless something listens (<c>dotnet-counters</c>, OpenTelemetry's
+/// The name of the <c>System.Diagnostics.Metrics.Meter</c> HeaderFraming publishes, on every target (netstandard2.0 through
+/// the System.Diagnostics.DiagnosticSource package). Nothing is recorded unless something listens (<c>dotnet-counters</c>, OpenTelemetry's
 /// <c>AddMeter(FramingMeter.Name)</c>, a <c>MeterListener</c>).
 /// </summary>
 /// <remarks>

@@ -1,4 +1,3 @@
-#if NET
 using System.Collections.Generic;
 using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
@@ -6,7 +5,8 @@ using System.Runtime.CompilerServices;
 namespace HeaderFraming.Internal;
 
 /// <summary>
-/// The <c>HeaderFraming</c> meter (System.Diagnostics.Metrics, .NET 8+). Every instrument is checked for a listener before
+/// The <c>HeaderFraming</c> meter (System.Diagnostics.Metrics: in the framework on .NET 8+, from the
+/// System.Diagnostics.DiagnosticSource package on netstandard2.0). Every instrument is checked for a listener before
 /// anything is recorded, so the cost when nobody listens is one static load and branch per frame.
 /// </summary>
 internal static class FramingMetrics
@@ -79,4 +79,3 @@ internal static class FramingMetrics
 
     public static void ConnectionClosed() => s_activeConnections.Add(-1);
 }
-#endif

@@ -1,4 +1,3 @@
-#if NET
 using System;
 using System.Buffers;
 using System.Text.Json;
@@ -8,7 +7,8 @@ namespace HeaderFraming.Serialization;
 
 /// <summary>
 /// Messages as UTF-8 JSON payloads through System.Text.Json's source-generated metadata (<see cref="JsonTypeInfo{T}"/>):
-/// trimming- and native-AOT-friendly, no reflection. Available on .NET 8 and later, where System.Text.Json is part of the BCL.
+/// trimming- and native-AOT-friendly, no reflection. On every target: System.Text.Json is part of the BCL on .NET 8+ and a
+/// package dependency on netstandard2.0.
 /// </summary>
 /// <typeparam name="T">The message type.</typeparam>
 /// <remarks>
@@ -58,4 +58,3 @@ public sealed class JsonFrameSerializer<T> : IFrameSerializer<T>
         return JsonSerializer.Deserialize(ref reader, _typeInfo)!;
     }
 }
-#endif

@@ -51,10 +51,7 @@ namespace HeaderFraming;
 /// </code>
 /// </example>
 /// </remarks>
-public sealed class FramedConnection : IReaderFaultObserver
-#if NET
-    , IAsyncDisposable
-#endif
+public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
 {
     private static readonly TimeSpan s_drainOnDispose = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_readExitWait = TimeSpan.FromSeconds(2);
@@ -76,9 +73,7 @@ public sealed class FramedConnection : IReaderFaultObserver
         _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
         _reader = new FrameReader(_transport.Input, codec, options.Reader) { FaultObserver = this };
         _sender = new OrderedFrameSender(new FrameWriter(_transport.Output, codec), _transport.Output, coalescingBytes, _transport.WritesDirectly ? null : _transport);
-#if NET
         FramingMetrics.ConnectionOpened();
-#endif
         _transport.Start();
     }
 
@@ -162,7 +157,7 @@ public sealed class FramedConnection : IReaderFaultObserver
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(new SocketTransportIO(socket, gather: !leaveOpen), directOutput: null, leaveOpen, codec, options);
+        return new FramedConnection(new SocketTransportIO(socket, leaveOpen), directOutput: null, leaveOpen, codec, options);
     }
 
     /// <summary>Frames an existing duplex pipe, e.g. Kestrel's <c>ConnectionContext.Transport</c>. Frames are written straight
@@ -303,8 +298,7 @@ public sealed class FramedConnection : IReaderFaultObserver
         }
     }
 
-#if NET
-    /// <summary>Reads every frame until the peer closes, as an async sequence (.NET 8+).</summary>
+    /// <summary>Reads every frame until the peer closes, as an async sequence.</summary>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
     /// <returns>The frames; each is valid only until the enumeration moves on.</returns>
     public async System.Collections.Generic.IAsyncEnumerable<Frame> ReadAllAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -321,7 +315,7 @@ public sealed class FramedConnection : IReaderFaultObserver
         }
     }
 
-    /// <summary>Reads and deserializes every message until the peer closes, as an async sequence (.NET 8+).</summary>
+    /// <summary>Reads and deserializes every message until the peer closes, as an async sequence.</summary>
     /// <typeparam name="T">The message type.</typeparam>
     /// <param name="serializer">The payload format.</param>
     /// <param name="cancellationToken">Cancels the enumeration.</param>
@@ -338,7 +332,6 @@ public sealed class FramedConnection : IReaderFaultObserver
             yield return serializer.Deserialize(frame.Payload);
         }
     }
-#endif
 
     /// <summary>Makes the pending (or next) read return <see cref="FrameReadResult.IsCanceled"/>, consuming nothing.</summary>
     public void CancelPendingRead() => _reader.CancelPendingRead();
@@ -449,9 +442,7 @@ public sealed class FramedConnection : IReaderFaultObserver
         }
 
         _lifetime.TrySet(ConnectionShutdownReason.LocalClose);
-#if NET
         FramingMetrics.ConnectionClosed();
-#endif
 
         // Sends: none accepted from now on (ObjectDisposedException); those accepted before are sent, within the drain limit.
         _sender.MarkDisposed();

@@ -73,7 +73,14 @@ public sealed class ZeroByteReadTests
             await clientSsl.WriteAsync(new byte[] { 1 });
             await clientSsl.FlushAsync();
         }));
+#if HEADERFRAMING_NETSTANDARD
+        // The netstandard2.0 build reads an SslStream with a buffer: it cannot tell whether the runtime's SslStream passes a
+        // zero-byte read on to its inner stream (.NET 8's does, as above; the .NET Framework and older .NET that load this
+        // build may not), and a zero-byte read that returns at once would cost a call per read.
+        Assert.False(StreamTransportIO.HonoursZeroByteReads(serverSsl));
+#else
         Assert.True(StreamTransportIO.HonoursZeroByteReads(serverSsl));
+#endif
     }
 
     [Fact]

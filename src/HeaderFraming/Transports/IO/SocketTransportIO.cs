@@ -6,22 +6,28 @@ using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using HeaderFraming.Internal;
 
 namespace HeaderFraming.Transports.IO;
 
 /// <summary>A connected stream <see cref="Socket"/>: zero-byte receives to wait for data, gathered sends.</summary>
 /// <param name="socket">The socket.</param>
-/// <param name="gather">Send multi-segment buffers in one call. Off for a socket the connection leaves open: the list
-/// overload of <c>Socket.SendAsync</c> cannot be cancelled, and a send that
-/// outlived the connection would read pool blocks already reused.</param>
-internal sealed class SocketTransportIO(Socket socket, bool gather) : TransportIO
+/// <param name="leaveOpen">Whether the connection leaves the socket open, so that closing it cannot end a send that the
+/// connection's dispose cancels. Multi-segment buffers are then sent segment by segment, not gathered: the list overload of
+/// <c>Socket.SendAsync</c> cannot be cancelled, and a send that outlived the connection would read pool blocks already
+/// reused. On netstandard2.0, which has no cancellable send at all, such a socket sends from a copy (see
+/// <c>SendCopyAsync</c>).</param>
+internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : TransportIO
 {
     private readonly Socket _socket = socket;
     private List<ArraySegment<byte>>? _gather;
 
     public override bool CanWaitForData => true;
 
-    private readonly bool _gathersSends = gather;
+    private readonly bool _gathersSends = !leaveOpen;
+#if !NET
+    private readonly bool _sendsCopies = leaveOpen;
+#endif
 
     public override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
@@ -62,11 +68,49 @@ internal sealed class SocketTransportIO(Socket socket, bool gather) : TransportI
 #if NET
             int sent = await _socket.SendAsync(memory, SocketFlags.None, cancellationToken).ConfigureAwait(false);
 #else
-            int sent = await _socket.SendAsync(ToArraySegment(memory), SocketFlags.None).ConfigureAwait(false);
+            int sent = _sendsCopies
+                ? await SendCopyAsync(memory, cancellationToken).ConfigureAwait(false)
+                : await _socket.SendAsync(ToArraySegment(memory), SocketFlags.None).ConfigureAwait(false);
 #endif
             memory = memory.Slice(sent);
         }
     }
+
+#if !NET
+    /// <summary>A send that the connection's dispose can end on netstandard2.0, whose <c>Socket.SendAsync</c> takes no
+    /// token, for a socket it leaves open (and so cannot close to end the send): the bytes go from a copy, and a cancelled
+    /// wait abandons the send. An abandoned send goes on until the peer reads or the socket's owner closes it, with the
+    /// connection's own bytes only, never a pool block the connection has given back; the copy returns to the array pool
+    /// when it ends.</summary>
+    private async ValueTask<int> SendCopyAsync(ReadOnlyMemory<byte> memory, CancellationToken cancellationToken)
+    {
+        byte[] copy = ArrayPool<byte>.Shared.Rent(memory.Length);
+        memory.CopyTo(copy);
+        Task<int> send;
+        try
+        {
+            send = _socket.SendAsync(new ArraySegment<byte>(copy, 0, memory.Length), SocketFlags.None);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(copy);
+            throw;
+        }
+
+        _ = send.ContinueWith(
+            static (t, state) =>
+            {
+                _ = t.Exception;
+                ArrayPool<byte>.Shared.Return((byte[])state!);
+            },
+            copy,
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+        await TaskHelpers.WaitAsync(send, cancellationToken).ConfigureAwait(false);
+        return await send.ConfigureAwait(false);
+    }
+#endif
 
     /// <summary>Every segment of the outbound buffer in one send call (writev): frames from many senders, or one frame
     /// spanning segments, leave in one system call instead of one per segment.</summary>

@@ -4,6 +4,7 @@ using System.Diagnostics;
 using System.IO;
 using System.Net.Security;
 using System.Net.Sockets;
+using System.Reflection;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
@@ -15,6 +16,19 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
 {
     private readonly Stream _stream = stream;
     private readonly Socket? _socket = socket;
+
+#if !NET
+    // The half-close's two ways in, which netstandard2.0's surface hides although every runtime that loads this build has
+    // them: NetworkStream.Socket (protected there, public from .NET Core 3.0 on) and SslStream.ShutdownAsync (.NET
+    // Framework 4.7, .NET Core 2.0). Found once; where one is missing, that part of the half-close is skipped.
+    private static readonly PropertyInfo? s_networkStreamSocket =
+        typeof(NetworkStream).GetProperty("Socket", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
+
+    private static readonly Func<SslStream, Task>? s_sslShutdown =
+        typeof(SslStream).GetMethod("ShutdownAsync", BindingFlags.Instance | BindingFlags.Public, null, Type.EmptyTypes, null) is MethodInfo shutdown
+            ? (Func<SslStream, Task>)shutdown.CreateDelegate(typeof(Func<SslStream, Task>))
+            : null;
+#endif
 
     public override bool CanWaitForData { get; } = HonoursZeroByteReads(stream);
 
@@ -94,8 +108,12 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
 
         Socket? socket = _socket ?? (_stream as NetworkStream)?.Socket;
 #else
-        await Task.CompletedTask.ConfigureAwait(false);
-        Socket? socket = _socket;
+        if (_stream is SslStream ssl && s_sslShutdown != null)
+        {
+            await s_sslShutdown(ssl).ConfigureAwait(false);
+        }
+
+        Socket? socket = _socket ?? (_stream is NetworkStream network ? s_networkStreamSocket?.GetValue(network) as Socket : null);
 #endif
         if (socket != null && socket.Connected)
         {
