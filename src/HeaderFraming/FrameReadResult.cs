@@ -14,6 +14,10 @@ public readonly struct FrameReadResult
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal FrameReadResult(in Frame frame) => _frame = frame;
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal FrameReadResult(byte[] array, int start, int length, int headerLength, long streamOffset)
+        => _frame = new Frame(array, start, length, headerLength, streamOffset);
+
     private FrameReadResult(ResultFlags flags) => _frame = new Frame((int)flags);
 
     [Flags]

@@ -22,6 +22,15 @@ public sealed partial class FrameReader
         private int _enumerated;
         private bool _done;
 
+        // The current frame: a contiguous frame in an array as its parts (read back by Current without a struct copy
+        // through memory), any other frame whole.
+        private byte[]? _array;
+        private int _start;
+        private int _length;
+        private int _headerLength;
+        private long _streamOffset;
+        private Frame _other;
+
         public FrameEnumerable(FrameReader reader, CancellationToken token)
         {
             _reader = reader;
@@ -29,7 +38,7 @@ public sealed partial class FrameReader
             _linkedToken = token;
         }
 
-        public Frame Current { get; private set; }
+        public Frame Current => _array != null ? new Frame(_array, _start, _length, _headerLength, _streamOffset) : _other;
 
         public IAsyncEnumerator<Frame> GetAsyncEnumerator(CancellationToken cancellationToken = default)
         {
@@ -53,19 +62,33 @@ public sealed partial class FrameReader
 
         public ValueTask<bool> MoveNextAsync()
         {
-            if (!_done && !_linkedToken.IsCancellationRequested && _reader.TryReadFrame(out Frame frame))
+            FrameReader reader = _reader;
+            byte[]? array = reader._segmentArray;
+            if (array != null && reader._segment != null && !_done && !_linkedToken.IsCancellationRequested
+                && reader.TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
             {
-                Current = frame;
+                int length = headerLength + payloadLength;
+                _array = array;
+                _start = reader._segmentArrayOffset + index;
+                _length = length;
+                _headerLength = headerLength;
+                _streamOffset = reader._offset - length;
                 return new ValueTask<bool>(true);
             }
 
             return MoveNextSlowAsync();
         }
 
+        private void SetOther(in Frame frame)
+        {
+            _array = null;
+            _other = frame;
+        }
+
         public ValueTask DisposeAsync()
         {
             _done = true;
-            Current = default;
+            SetOther(default);
             _linked?.Dispose();
             return default;
         }
@@ -82,15 +105,21 @@ public sealed partial class FrameReader
             }
 
             _linkedToken.ThrowIfCancellationRequested();
+            if (_reader.TryReadFrame(out Frame buffered))
+            {
+                SetOther(buffered);
+                return true;
+            }
+
             FrameReadResult result = await _reader.ReadFrameCoreAsync(_linkedToken).ConfigureAwait(false);
             if (!result.HasFrame)
             {
                 _done = true;
-                Current = default;
+                SetOther(default);
                 return false;
             }
 
-            Current = result.Frame;
+            SetOther(result.Frame);
             return true;
         }
     }

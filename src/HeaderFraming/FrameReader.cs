@@ -146,6 +146,23 @@ public sealed partial class FrameReader
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
+        // The hot path builds the result straight from its parts: going through a Frame local (an out parameter) makes the
+        // JIT copy it with wide loads right after narrow stores, which stalls store forwarding several times per frame.
+        byte[]? array = _segmentArray;
+        if (array != null && _segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
+        {
+            int length = headerLength + payloadLength;
+            return new ValueTask<FrameReadResult>(new FrameReadResult(array, _segmentArrayOffset + index, length, headerLength, _offset - length));
+        }
+
+        return ReadFrameSlowAsync(cancellationToken);
+    }
+
+    /// <summary>Every other case of <see cref="ReadFrameAsync"/>: a frame in non-array memory or split across segments,
+    /// and the waits.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)
+    {
         if (TryReadFrame(out Frame frame))
         {
             return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
