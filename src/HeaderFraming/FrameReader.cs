@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
@@ -48,6 +49,10 @@ public sealed partial class FrameReader
     private readonly bool _layoutAlwaysValid;
     private readonly long _layoutAdjustment;
     private readonly LengthFieldLayout? _layout;
+
+    // 4 or 2 when the layout is a plain big-endian prefix (offset 0, the whole header, no adjustment: Kafka, DNS), the
+    // commonest shape, decoded with no lookups at all; 0 otherwise.
+    private readonly int _plainPrefixWidth;
 
     // Fast path: the segment holding the next frame, as an array slice when the memory is array-backed, else as a memory
     // manager's block (or neither: slow path only). _segment is null when there is no fast path.
@@ -115,6 +120,9 @@ public sealed partial class FrameReader
             _layoutKind = layout.Kind;
             _layoutAlwaysValid = layout.AlwaysValid;
             _layoutAdjustment = layout.Adjustment;
+            _plainPrefixWidth = layout is { FieldOffset: 0, Adjustment: 0, Endianness: Codecs.Endianness.BigEndian, FieldWidth: 4 or 2 } && layout.HeaderIsField
+                ? layout.FieldWidth
+                : 0;
         }
 
         _timeouts = ReadTimeouts.Create(options, CancelForTimer);
@@ -259,7 +267,19 @@ public sealed partial class FrameReader
             ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
             long payload;
             bool decoded;
-            if (_layoutHeaderLength != 0)
+            if (_plainPrefixWidth == 4)
+            {
+                headerLength = 4;
+                decoded = span.Length >= 4;
+                payload = decoded ? BinaryPrimitives.ReadUInt32BigEndian(span) : 0;
+            }
+            else if (_plainPrefixWidth == 2)
+            {
+                headerLength = 2;
+                decoded = span.Length >= 2;
+                payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
+            }
+            else if (_layoutHeaderLength != 0)
             {
                 headerLength = _layoutHeaderLength;
                 decoded = span.Length >= headerLength;
