@@ -2,6 +2,8 @@ using System;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using System.Threading;
@@ -33,9 +35,15 @@ public sealed class FrameWriter
     // Made by the first BeginFrame: a connection that only ever sends whole payloads (or nothing) holds none.
     private PayloadWriter? _payloadWriter;
     private readonly int _fixedHeaderLength;
-    private readonly bool _headerNeedsClearing;
-    private readonly int _bigEndianPrefixWidth;
+    private readonly bool _clearHeader;
     private long _bytesWritten;
+
+    // The codec's length field (ILengthFieldCodec), written inline; null: the codec writes its own headers.
+    private readonly LengthFieldLayout? _layout;
+    private readonly LengthFieldKind _fieldKind;
+    private readonly int _fieldOffset;
+    private readonly long _minPayloadLength;
+    private readonly ulong _payloadLengthRange;
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -45,19 +53,29 @@ public sealed class FrameWriter
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
         _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
-        LengthFieldLayout? layout = (codec as ILengthFieldCodec)?.LengthField;
-        _bigEndianPrefixWidth = layout is { FieldOffset: 0, Adjustment: 0, Endianness: Codecs.Endianness.BigEndian, FieldWidth: 4 or 2 } && layout.HeaderIsField
-            ? layout.FieldWidth
-            : 0;
-
-        // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
-        _headerNeedsClearing = codec switch
+        if (codec is ILengthFieldCodec lengthFieldCodec)
         {
-            Codecs.AsciiDecimalCodec => false,
-            Codecs.VarintCodec => false,
-            ILengthFieldCodec => !layout!.HeaderIsField,
-            _ => true,
-        };
+            // Found once: every header is then written inline, whatever the field's width, order, offset or adjustment.
+            LengthFieldLayout layout = lengthFieldCodec.LengthField
+                ?? throw new ArgumentException($"The codec ({codec}) declares no length field layout.", nameof(codec));
+            _layout = layout;
+            _fixedHeaderLength = layout.HeaderLength;
+            _fieldKind = layout.Kind;
+            _fieldOffset = layout.FieldOffset;
+
+            // The payload lengths the field can describe: [max(0, Adjustment), MaxPayloadLength], checked with one compare.
+            _minPayloadLength = Math.Max(0, layout.Adjustment);
+            _payloadLengthRange = (ulong)(layout.MaxPayloadLength - _minPayloadLength);
+
+            // A header that is only the field is written whole; any other byte is zeroed unless the caller supplies it.
+            _clearHeader = !layout.HeaderIsField;
+        }
+        else
+        {
+            // IFrameCodec.WriteHeader may leave bytes besides the length as they are (a caller fills them first), and
+            // nothing tells which: zero the header before the codec writes it.
+            _clearHeader = true;
+        }
     }
 
     /// <summary>The header format.</summary>
@@ -214,7 +232,7 @@ public sealed class FrameWriter
             // One span for the whole frame: header then payload, one Advance.
             if (header.IsEmpty)
             {
-                if (_headerNeedsClearing)
+                if (_clearHeader)
                 {
                     destination.Slice(0, headerLength).Clear();
                 }
@@ -224,17 +242,7 @@ public sealed class FrameWriter
                 header.CopyTo(destination);
             }
 
-            if (_bigEndianPrefixWidth == 4)
-            {
-                // BinaryLengthCodec.UInt32BigEndian written inline: any int length fits. (The u16 prefix goes through the
-                // codec, which refuses lengths above 65,535.)
-                BinaryPrimitives.WriteUInt32BigEndian(destination, (uint)length);
-            }
-            else
-            {
-                _codec.WriteHeader(length, destination);
-            }
-
+            WriteLength(length, destination);
             payload.CopyTo(destination.Slice(headerLength));
             Advance(headerLength + length);
 #if NET
@@ -283,8 +291,62 @@ public sealed class FrameWriter
         }
 
         // Throws (before Advance, so nothing is written) if the length does not fit.
-        _codec.WriteHeader(length, destination);
+        WriteLength(length, destination);
         Advance(headerLength);
+    }
+
+    /// <summary>Writes the length of a payload into its header: inline through the layout, or by the codec.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The header cannot describe the length; nothing was written.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLength(long payloadLength, Span<byte> header)
+    {
+        LengthFieldLayout? layout = _layout;
+        if (layout is null)
+        {
+            _codec.WriteHeader(payloadLength, header);
+            return;
+        }
+
+        if ((ulong)(payloadLength - _minPayloadLength) > _payloadLengthRange)
+        {
+            ThrowCannotDescribe(payloadLength);
+        }
+
+        // In range, so the field value is 0 to MaxFieldValue (computed modulo 2^64: the adjustment may be any long).
+        ulong field = unchecked((ulong)payloadLength - (ulong)layout.Adjustment);
+        if (_fieldKind == LengthFieldKind.UInt32BigEndian)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(header.Slice(_fieldOffset), (uint)field);
+        }
+        else
+        {
+            layout.WriteField(field, header);
+        }
+    }
+
+    /// <summary>A length outside the layout's range: the codec's own <see cref="IFrameCodec.WriteHeader"/> throws its
+    /// exception (the <see cref="ILengthFieldCodec"/> contract makes it refuse the same lengths), so the message is the
+    /// codec's, as a reader reports a bad header through <see cref="IFrameCodec.CreateHeaderException"/>.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowCannotDescribe(long payloadLength)
+    {
+        Debug.Assert(_layout != null);
+        _codec.WriteHeader(payloadLength, new byte[_layout!.HeaderLength]);
+
+        // The codec wrote a header its layout says cannot exist: refuse the frame all the same, never truncate the length.
+        if (payloadLength < 0)
+        {
+            ThrowHelper.ThrowNegativeLength(payloadLength);
+        }
+
+        if (payloadLength > _layout.MaxPayloadLength)
+        {
+            ThrowHelper.ThrowPayloadTooLong(payloadLength, _layout.MaxPayloadLength, _codec.ToString() ?? "the codec");
+        }
+
+        ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
+            "A payload of {0:N0} bytes cannot be described by {1}: the length field would be negative.", payloadLength, _codec));
     }
 
     private void CopyChunked(ReadOnlySpan<byte> source)
@@ -365,7 +427,10 @@ public sealed class FrameWriter
                 _headerMemory = _owner._writer.GetMemory(_headerLength + FirstBlockHint);
                 if (header.IsEmpty)
                 {
-                    _headerMemory.Span.Slice(0, _headerLength).Clear();
+                    if (_owner._clearHeader)
+                    {
+                        _headerMemory.Span.Slice(0, _headerLength).Clear();
+                    }
                 }
                 else
                 {
@@ -445,7 +510,7 @@ public sealed class FrameWriter
             long length = _length;
             if (codec.IsFixedWidth)
             {
-                codec.WriteHeader(length, _headerMemory.Span);
+                _owner.WriteLength(length, _headerMemory.Span);
                 if (!_firstBlockCommitted)
                 {
                     _owner.Advance(_headerLength + _firstBlockWritten);
