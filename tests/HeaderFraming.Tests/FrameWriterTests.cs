@@ -42,7 +42,7 @@ public class FrameWriterTests
         PipeWriter pipe = PipeWriter.Create(stream);
         var writer = new FrameWriter(pipe, codec);
         writer.Write(template, [1, 2, 3]);
-        await pipe.FlushAsync();
+        await writer.FlushAsync();
         byte[] wire = stream.ToArray();
         Assert.Equal(27, wire.Length);
         Assert.Equal((0x80, 0x01, 0xEE), (wire[0], wire[1], wire[23]));
