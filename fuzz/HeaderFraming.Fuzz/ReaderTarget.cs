@@ -213,8 +213,8 @@ public static class ReaderTarget
             writer.Write(header, payload);
         }
 
-        pipeWriter.FlushAsync().AsTask().GetAwaiter().GetResult();
-        pipeWriter.Complete();
+        writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+        writer.Complete();
         FuzzCheckException.Check(stream.ToArray().AsSpan().SequenceEqual(data.AsSpan(0, expected.End)), "frames written back differ from the bytes they were read from");
     }
 

@@ -2,8 +2,11 @@ using System;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Diagnostics;
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 using HeaderFraming.Internal;
@@ -17,9 +20,20 @@ namespace HeaderFraming;
 /// <remarks>
 /// <para><see cref="Write(ReadOnlySpan{byte})"/> only buffers a frame; <see cref="FlushAsync"/> sends everything buffered, so
 /// many frames can share one flush. <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> does both.</para>
+/// <para><b>Flush through the frame writer, not the pipe.</b> Frames are written into one piece of the pipe's memory
+/// (<see cref="PipeWriter.GetMemory"/>) after another, and that memory is handed to the pipe
+/// (<see cref="PipeWriter.Advance"/>) once for many frames: when it is full, and by <see cref="FlushAsync"/>,
+/// <see cref="WriteAsync(ReadOnlyMemory{byte}, CancellationToken)"/> and <see cref="Complete"/>. So a
+/// <see cref="PipeWriter.FlushAsync"/> called on the pipe directly may send none of the frames written since the last of
+/// those, and bytes written to the pipe directly between frames would be overwritten. Use the frame writer's methods, or
+/// call <see cref="FlushAsync"/> before touching the pipe.</para>
 /// <para><see cref="BeginFrame"/> hands out an <see cref="IBufferWriter{T}"/> for a payload whose length is not known up front
-/// (a serializer): with a fixed-width codec the payload is written straight into the pipe and the header is back-patched by
-/// <see cref="EndFrame"/>, without copying the payload.</para>
+/// (a serializer): with a fixed-width codec the payload is written straight into the pipe's memory and the header is
+/// back-patched by <see cref="EndFrame"/>, without copying the payload.</para>
+/// <para>A codec that declares its length field (<see cref="ILengthFieldCodec"/>: any width, byte order, offset or
+/// adjustment) has every header written inline from that layout, found once here; the frame writer never calls its
+/// <see cref="IFrameCodec.WriteHeader"/> for a length the layout can describe. Any other codec writes each header through
+/// <see cref="IFrameCodec.WriteHeader"/>, into header bytes zeroed first (or copied from the caller's header).</para>
 /// <para>A <see cref="FrameWriter"/> is not thread-safe: one writer at a time, as with <see cref="PipeWriter"/>. For many
 /// concurrent writers use <see cref="FramedConnection.SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>, which serializes
 /// and coalesces their writes.</para>
@@ -28,14 +42,48 @@ namespace HeaderFraming;
 /// </remarks>
 public sealed class FrameWriter
 {
+    // A frame up to this long is kept in one piece of memory (asking the pipe for a fresh piece when the current one is
+    // too short: at most this much of a segment is left unused); a longer one fills the current piece and continues.
+    private const int MaxContiguousFrameLength = 512;
+
     private readonly PipeWriter _writer;
     private readonly IFrameCodec _codec;
+
     // Made by the first BeginFrame: a connection that only ever sends whole payloads (or nothing) holds none.
     private PayloadWriter? _payloadWriter;
+
+    // -1 for a variable-width codec.
     private readonly int _fixedHeaderLength;
-    private readonly bool _headerNeedsClearing;
-    private readonly int _bigEndianPrefixWidth;
-    private long _bytesWritten;
+    private readonly long _maxPayloadLength;
+    private readonly int _maxPayloadLengthInMemory; // the same, capped at int.MaxValue: what one piece of memory can hold
+
+    // Whether a header the caller does not supply is zeroed before its length is written.
+    private readonly bool _clearHeader;
+
+    // The codec's length field (ILengthFieldCodec), written inline; null: the codec writes its own headers.
+    private readonly LengthFieldLayout? _layout;
+    private readonly LengthFieldKind _fieldKind;
+    private readonly int _fieldOffset;
+    private readonly long _minPayloadLength;
+    private readonly ulong _payloadLengthRange;
+
+    // The pipe's memory being filled (Kestrel's BufferWriter<T>): the bytes from _bufferStart to _position are written
+    // and not yet handed to the pipe; _bufferEnd is where the memory ends. The three count in _bufferArray when the
+    // memory is an array's (nearly always: the hot path then makes its span without Memory<T>.Span), else in _buffer.
+    private Memory<byte> _buffer;
+    private byte[]? _bufferArray;
+    private int _bufferStart;
+    private int _position;
+    private int _bufferEnd;
+
+    // Bytes handed to the pipe so far.
+    private long _bytesCommitted;
+
+#if NET
+    // Whether the meter has a listener for written frames, asked whenever fresh memory is taken rather than per frame (three
+    // instrument checks cost a third of a 16-byte frame): a listener that starts mid-batch counts from the next batch on.
+    private bool _recordMetrics;
+#endif
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -44,27 +92,43 @@ public sealed class FrameWriter
     {
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
-        _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
-        LengthFieldLayout? layout = (codec as ILengthFieldCodec)?.LengthField;
-        _bigEndianPrefixWidth = layout is { FieldOffset: 0, Adjustment: 0, Endianness: Codecs.Endianness.BigEndian, FieldWidth: 4 or 2 } && layout.HeaderIsField
-            ? layout.FieldWidth
-            : 0;
-
-        // Headers the codec writes entirely need no zeroing first; others may have bytes besides the length field.
-        _headerNeedsClearing = codec switch
+        if (codec is ILengthFieldCodec lengthFieldCodec)
         {
-            Codecs.AsciiDecimalCodec => false,
-            Codecs.VarintCodec => false,
-            ILengthFieldCodec => !layout!.HeaderIsField,
-            _ => true,
-        };
+            // Found once: every header is then written inline, whatever the field's width, order, offset or adjustment.
+            LengthFieldLayout layout = lengthFieldCodec.LengthField
+                ?? throw new ArgumentException($"The codec ({codec}) declares no length field layout.", nameof(codec));
+            _layout = layout;
+            _fixedHeaderLength = layout.HeaderLength;
+            _maxPayloadLength = layout.MaxPayloadLength;
+            _fieldKind = layout.Kind;
+            _fieldOffset = layout.FieldOffset;
+
+            // The payload lengths the field can describe: [max(0, Adjustment), MaxPayloadLength], checked with one compare.
+            _minPayloadLength = Math.Max(0, layout.Adjustment);
+            _payloadLengthRange = (ulong)(layout.MaxPayloadLength - _minPayloadLength);
+
+            // A header that is only the field is written whole; any other byte is zeroed unless the caller supplies it.
+            _clearHeader = !layout.HeaderIsField;
+        }
+        else
+        {
+            _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
+            _maxPayloadLength = codec.MaxPayloadLength;
+
+            // IFrameCodec.WriteHeader may leave bytes besides the length as they are (a caller fills them first), and
+            // nothing tells which: zero the header before the codec writes it.
+            _clearHeader = true;
+        }
+
+        _maxPayloadLengthInMemory = (int)Math.Min(_maxPayloadLength, int.MaxValue);
     }
 
     /// <summary>The header format.</summary>
     public IFrameCodec Codec => _codec;
 
-    /// <summary>Bytes handed to the pipe (Advance) so far, headers included.</summary>
-    internal long BytesWritten => _bytesWritten;
+    /// <summary>Bytes written so far, headers included: those handed to the pipe and those still in the memory being filled
+    /// (<see cref="Commit"/> hands them over).</summary>
+    internal long BytesWritten => _bytesCommitted + (_position - _bufferStart);
 
     /// <summary>Buffers one frame: the header for <paramref name="payload"/>, then the payload. Call <see cref="FlushAsync"/> to send it.</summary>
     /// <param name="payload">The payload.</param>
@@ -80,7 +144,7 @@ public sealed class FrameWriter
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     public void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
-        int headerLength = _codec.GetHeaderLength(payload.Length);
+        int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(payload.Length);
         if (header.Length != headerLength)
         {
             ThrowHelper.ThrowArgument(nameof(header), $"The header must be {headerLength} bytes for this codec ({_codec}); it is {header.Length}.");
@@ -106,13 +170,14 @@ public sealed class FrameWriter
 
         ThrowIfFrameOpen();
         long length = payload.Length;
-        WriteHeaderOnly(default, length);
+        int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(length);
+        WriteHeaderOnly(default, length, headerLength);
         foreach (ReadOnlyMemory<byte> segment in payload)
         {
             CopyChunked(segment.Span);
         }
 
-        RecordWritten(length);
+        RecordWritten(headerLength, length);
     }
 
     /// <summary>Buffers one frame and flushes: <see cref="Write(ReadOnlySpan{byte})"/> then <see cref="FlushAsync"/>.</summary>
@@ -122,16 +187,20 @@ public sealed class FrameWriter
     public ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
         WriteFrame(default, payload.Span);
+        Commit();
         return _writer.FlushAsync(cancellationToken);
     }
 
     /// <summary>Sends every buffered frame to the pipe's reader, waiting if the pipe applies backpressure.</summary>
     /// <param name="cancellationToken">Cancels the wait.</param>
     /// <returns>The pipe's flush result.</returns>
+    /// <remarks>Hands every frame written so far to the pipe (<see cref="PipeWriter.Advance"/>), then calls its
+    /// <see cref="PipeWriter.FlushAsync"/>.</remarks>
     /// <exception cref="InvalidOperationException">A frame started by <see cref="BeginFrame"/> is still open.</exception>
     public ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
         ThrowIfFrameOpen();
+        Commit();
         return _writer.FlushAsync(cancellationToken);
     }
 
@@ -142,21 +211,23 @@ public sealed class FrameWriter
     /// <param name="header">For a fixed header with bytes besides the length (a type byte), those bytes; empty for zeros.</param>
     /// <returns>The payload's buffer writer, valid until <see cref="EndFrame"/> or <see cref="AbortFrame"/>.</returns>
     /// <remarks>
-    /// <para>With a fixed-width codec (<see cref="IFrameCodec.IsFixedWidth"/>) the header's bytes are reserved in the pipe and the
-    /// payload goes straight into the pipe's memory after them; <see cref="EndFrame"/> back-patches the length. No copy. This
-    /// writes the reserved header after later memory was advanced but before any flush, which every <see cref="PipeWriter"/>
-    /// of the BCL (<see cref="Pipe"/>, <see cref="PipeWriter.Create(System.IO.Stream, StreamPipeWriterOptions?)"/>) supports,
-    /// since none hands data to its reader before <see cref="PipeWriter.FlushAsync"/>.</para>
-    /// <para>With a variable-width codec (<see cref="Codecs.VarintCodec"/>) the header's length is unknown until the payload ends,
-    /// so the payload is written to pooled memory and copied into the pipe once by <see cref="EndFrame"/>.</para>
+    /// <para>With a fixed-width codec (<see cref="IFrameCodec.IsFixedWidth"/>) the header's bytes are reserved in the pipe's
+    /// memory, after the frames before it, and the payload goes straight into that memory after them; <see cref="EndFrame"/>
+    /// back-patches the length. No copy. A payload that outgrows the first 4 KiB reserved after the header is handed to the
+    /// pipe as it goes, and the header is then back-patched after later memory was advanced but before any flush, which every
+    /// <see cref="PipeWriter"/> of the BCL (<see cref="Pipe"/>,
+    /// <see cref="PipeWriter.Create(System.IO.Stream, StreamPipeWriterOptions?)"/>) supports, since none hands data to its
+    /// reader before <see cref="PipeWriter.FlushAsync"/>.</para>
+    /// <para>With a variable-width codec (such as <see cref="Codecs.VarintCodec"/>) the header's length is unknown until the
+    /// payload ends, so the payload is written to pooled memory and copied into the pipe once by <see cref="EndFrame"/>.</para>
     /// </remarks>
     /// <exception cref="InvalidOperationException">Another frame is still open.</exception>
     public IBufferWriter<byte> BeginFrame(ReadOnlySpan<byte> header = default)
     {
         ThrowIfFrameOpen();
-        if (!header.IsEmpty && (!_codec.IsFixedWidth || header.Length != _codec.MaxHeaderLength))
+        if (!header.IsEmpty && header.Length != _fixedHeaderLength)
         {
-            ThrowHelper.ThrowArgument(nameof(header), $"A header template must be {_codec.MaxHeaderLength} bytes, for a fixed-width codec ({_codec}).");
+            ThrowBadTemplate();
         }
 
         PayloadWriter payloadWriter = _payloadWriter ??= new PayloadWriter(this);
@@ -164,9 +235,16 @@ public sealed class FrameWriter
         return payloadWriter;
     }
 
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowBadTemplate()
+        => ThrowHelper.ThrowArgument("header", $"A header template must be {_codec.MaxHeaderLength} bytes, for a fixed-width codec ({_codec}).");
+
     /// <summary>Ends the frame started by <see cref="BeginFrame"/>: writes its header with the payload's length.</summary>
     /// <returns>The payload's length.</returns>
     /// <exception cref="InvalidOperationException">No frame is open.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The header cannot describe the payload's length (shorter than a length
+    /// field with a positive adjustment allows); the frame was abandoned as by <see cref="AbortFrame"/>.</exception>
     public long EndFrame()
     {
         if (_payloadWriter is not { IsOpen: true } payloadWriter)
@@ -191,7 +269,8 @@ public sealed class FrameWriter
         }
     }
 
-    /// <summary>Completes the underlying <see cref="PipeWriter"/>: no more frames will be written.</summary>
+    /// <summary>Completes the underlying <see cref="PipeWriter"/>: no more frames will be written. Frames written before are
+    /// handed to the pipe first (an open frame is abandoned, as by <see cref="AbortFrame"/>).</summary>
     /// <param name="exception">An error to report to the pipe's reader, or <see langword="null"/>.</param>
     public void Complete(Exception? exception = null)
     {
@@ -200,7 +279,28 @@ public sealed class FrameWriter
             payloadWriter.Abort();
         }
 
-        _writer.Complete(exception);
+        try
+        {
+            Commit();
+        }
+        finally
+        {
+            _writer.Complete(exception);
+        }
+    }
+
+    /// <summary>Hands every byte written so far to the pipe (<see cref="PipeWriter.Advance"/>), without flushing; the next
+    /// frame asks the pipe for fresh memory. For a caller that flushes the pipe itself (the connection's sender).</summary>
+    internal void Commit()
+    {
+        Debug.Assert(_payloadWriter is not { IsOpenInBuffer: true }, "an open frame's header lies in the memory being filled");
+        int buffered = _position - _bufferStart;
+        Release();
+        if (buffered > 0)
+        {
+            _bytesCommitted += buffered;
+            _writer.Advance(buffered);
+        }
     }
 
     private void WriteFrame(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
@@ -208,95 +308,218 @@ public sealed class FrameWriter
         ThrowIfFrameOpen();
         int length = payload.Length;
         int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(length);
-        Span<byte> destination = _writer.GetSpan(headerLength);
-        if (destination.Length - headerLength >= length)
+        if ((long)headerLength + length > _bufferEnd - _position)
         {
-            // One span for the whole frame: header then payload, one Advance.
-            if (header.IsEmpty)
-            {
-                if (_headerNeedsClearing)
-                {
-                    destination.Slice(0, headerLength).Clear();
-                }
-            }
-            else
-            {
-                header.CopyTo(destination);
-            }
-
-            if (_bigEndianPrefixWidth == 4)
-            {
-                // BinaryLengthCodec.UInt32BigEndian written inline: any int length fits. (The u16 prefix goes through the
-                // codec, which refuses lengths above 65,535.)
-                BinaryPrimitives.WriteUInt32BigEndian(destination, (uint)length);
-            }
-            else
-            {
-                _codec.WriteHeader(length, destination);
-            }
-
-            payload.CopyTo(destination.Slice(headerLength));
-            Advance(headerLength + length);
-#if NET
-            if (FramingMetrics.WriteEnabled)
-            {
-                FramingMetrics.FrameWritten(headerLength, length);
-            }
-#endif
+            WriteFrameWithoutRoom(header, payload, headerLength);
             return;
         }
 
-        WriteHeaderOnly(header, length);
-        CopyChunked(payload);
-        RecordWritten(length);
+        // The whole frame in the memory being filled: header, then payload.
+        Span<byte> destination = Available();
+        WriteHeader(header, length, headerLength, destination);
+        payload.CopyTo(destination.Slice(headerLength));
+        Produced(headerLength + length);
+        RecordWritten(headerLength, length);
     }
 
-    /// <summary>Hands bytes to the pipe, counting them (<see cref="BytesWritten"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private void Advance(int count)
+    /// <summary>A frame longer than the rest of the memory being filled: a short one goes whole into fresh memory, a long one
+    /// starts here and goes on across as many pieces as it takes.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteFrameWithoutRoom(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int headerLength)
     {
-        _writer.Advance(count);
-        _bytesWritten += count;
-    }
-
-    private void RecordWritten(long payloadLength)
-    {
-#if NET
-        if (FramingMetrics.WriteEnabled)
+        int length = payload.Length;
+        long frameLength = (long)headerLength + length;
+        if (frameLength <= MaxContiguousFrameLength && MakeRoom((int)frameLength).Length >= frameLength)
         {
-            FramingMetrics.FrameWritten(_codec.GetHeaderLength(payloadLength), payloadLength);
-        }
-#endif
-    }
-
-    private void WriteHeaderOnly(ReadOnlySpan<byte> header, long length)
-    {
-        int headerLength = _codec.GetHeaderLength(length);
-        Span<byte> destination = _writer.GetSpan(headerLength);
-        if (header.IsEmpty)
-        {
-            destination.Slice(0, headerLength).Clear();
+            Span<byte> destination = Available();
+            WriteHeader(header, length, headerLength, destination);
+            payload.CopyTo(destination.Slice(headerLength));
+            Produced(headerLength + length);
         }
         else
         {
-            header.CopyTo(destination);
+            WriteHeaderOnly(header, length, headerLength);
+            CopyChunked(payload);
         }
 
-        // Throws (before Advance, so nothing is written) if the length does not fit.
-        _codec.WriteHeader(length, destination);
-        Advance(headerLength);
+        RecordWritten(headerLength, length);
+    }
+
+    private void WriteHeaderOnly(ReadOnlySpan<byte> header, long length, int headerLength)
+    {
+        Span<byte> destination = _bufferEnd - _position >= headerLength ? Available() : MakeRoom(headerLength);
+
+        WriteHeader(header, length, headerLength, destination);
+        Produced(headerLength);
     }
 
     private void CopyChunked(ReadOnlySpan<byte> source)
     {
         while (!source.IsEmpty)
         {
-            Span<byte> destination = _writer.GetSpan();
+            Span<byte> destination = _position < _bufferEnd ? Available() : MakeRoom(0);
+
             int count = Math.Min(destination.Length, source.Length);
             source.Slice(0, count).CopyTo(destination);
-            Advance(count);
+            Produced(count);
             source = source.Slice(count);
         }
+    }
+
+    /// <summary>Fills a header: the caller's bytes or zeros (unless the length field is the whole header), then the length.
+    /// Throws before anything counts as written if the length does not fit.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteHeader(ReadOnlySpan<byte> header, long payloadLength, int headerLength, Span<byte> destination)
+    {
+        if (header.IsEmpty)
+        {
+            if (_clearHeader)
+            {
+                destination.Slice(0, headerLength).Clear();
+            }
+        }
+        else
+        {
+            header.CopyTo(destination);
+        }
+
+        WriteLength(payloadLength, destination);
+    }
+
+    /// <summary>Writes the length of a payload into its header: inline through the layout, or by the codec.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The header cannot describe the length; nothing was written.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void WriteLength(long payloadLength, Span<byte> header)
+    {
+        if (!TryWriteLengthInline(payloadLength, header))
+        {
+            if (_layout is null)
+            {
+                _codec.WriteHeader(payloadLength, header);
+            }
+            else
+            {
+                ThrowCannotDescribe(payloadLength);
+            }
+        }
+    }
+
+    /// <summary>Writes the length field through the layout; <see langword="false"/>, writing nothing, when the codec has no
+    /// layout or the layout cannot describe the length.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private bool TryWriteLengthInline(long payloadLength, Span<byte> header)
+    {
+        LengthFieldLayout? layout = _layout;
+        if (layout is null || (ulong)(payloadLength - _minPayloadLength) > _payloadLengthRange)
+        {
+            return false;
+        }
+
+        // In range, so the field value is 0 to MaxFieldValue (computed modulo 2^64: the adjustment may be any long).
+        ulong field = unchecked((ulong)payloadLength - (ulong)layout.Adjustment);
+        if (_fieldKind == LengthFieldKind.UInt32BigEndian)
+        {
+            BinaryPrimitives.WriteUInt32BigEndian(header.Slice(_fieldOffset), (uint)field);
+        }
+        else
+        {
+            layout.WriteField(field, header);
+        }
+
+        return true;
+    }
+
+    /// <summary>A length outside the layout's range: the codec's own <see cref="IFrameCodec.WriteHeader"/> throws its
+    /// exception (the <see cref="ILengthFieldCodec"/> contract makes it refuse the same lengths), so the message is the
+    /// codec's, as a reader reports a bad header through <see cref="IFrameCodec.CreateHeaderException"/>.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowCannotDescribe(long payloadLength)
+    {
+        Debug.Assert(_layout != null);
+        _codec.WriteHeader(payloadLength, new byte[_layout!.HeaderLength]);
+
+        // The codec wrote a header its layout says cannot exist: refuse the frame all the same, never truncate the length.
+        if (payloadLength < 0)
+        {
+            ThrowHelper.ThrowNegativeLength(payloadLength);
+        }
+
+        if (payloadLength > _layout.MaxPayloadLength)
+        {
+            ThrowHelper.ThrowPayloadTooLong(payloadLength, _layout.MaxPayloadLength, _codec.ToString() ?? "the codec");
+        }
+
+        ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
+            "A payload of {0:N0} bytes cannot be described by {1}: the length field would be negative.", payloadLength, _codec));
+    }
+
+    /// <summary>The unwritten rest of the memory being filled (empty when there is none).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> Available() => AvailableFrom(0);
+
+    /// <summary>The unwritten rest of the memory being filled, from <paramref name="offset"/> bytes past the position.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> AvailableFrom(int offset) => SpanAt(_position + offset);
+
+    /// <summary>The unwritten rest of the memory being filled from <paramref name="start"/>, counted like the position.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private Span<byte> SpanAt(int start)
+    {
+        byte[]? array = _bufferArray;
+        return array != null ? new Span<byte>(array, start, _bufferEnd - start) : _buffer.Span.Slice(start);
+    }
+
+    /// <summary><see cref="AvailableFrom"/> as memory, for the payload writer's <see cref="IBufferWriter{T}.GetMemory"/>.</summary>
+    private Memory<byte> AvailableMemory(int offset) => _buffer.Slice(_position - _bufferStart + offset);
+
+    /// <summary>Counts bytes written into the memory being filled.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Produced(int count)
+    {
+        Debug.Assert(count <= _bufferEnd - _position);
+        _position += count;
+    }
+
+    /// <summary>Hands what is written to the pipe and asks it for memory of at least <paramref name="sizeHint"/> bytes.</summary>
+    private Span<byte> MakeRoom(int sizeHint)
+    {
+        Commit();
+        Memory<byte> memory = _writer.GetMemory(sizeHint);
+        _buffer = memory;
+        if (MemoryMarshal.TryGetArray((ReadOnlyMemory<byte>)memory, out ArraySegment<byte> segment))
+        {
+            _bufferArray = segment.Array;
+            _bufferStart = segment.Offset;
+        }
+
+        _position = _bufferStart;
+        _bufferEnd = _bufferStart + memory.Length;
+#if NET
+        _recordMetrics = FramingMetrics.WriteEnabled;
+#endif
+        return Available();
+    }
+
+    /// <summary>Lets go of the memory being filled without handing anything to the pipe.</summary>
+    private void Release()
+    {
+        _buffer = default;
+        _bufferArray = null;
+        _bufferStart = 0;
+        _position = 0;
+        _bufferEnd = 0;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void RecordWritten(int headerLength, long payloadLength)
+    {
+#if NET
+        if (_recordMetrics)
+        {
+            FramingMetrics.FrameWritten(headerLength, payloadLength);
+        }
+#endif
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -323,177 +546,294 @@ public sealed class FrameWriter
     }
 
     /// <summary>The <see cref="IBufferWriter{T}"/> of <see cref="BeginFrame"/>; one per <see cref="FrameWriter"/>, reused.</summary>
+    /// <remarks>
+    /// <para>Fixed width (<see cref="State.InBuffer"/>): the header is reserved at the owner's position, in the memory being
+    /// filled, with at least <see cref="FirstBlockLength"/> bytes after it, and the payload goes there. The owner's position
+    /// stays at the frame's start until <see cref="End"/> writes the length and moves it past the frame, so
+    /// <see cref="Abort"/> has nothing to undo. A payload that outgrows that memory spills (<see cref="State.Spilled"/>): the
+    /// frame so far is counted and handed to the pipe, the payload goes on in the owner's fresh memory, and the header is
+    /// back-patched through <see cref="_spilledHeader"/>; such a frame can no longer be abandoned cleanly.</para>
+    /// <para>Variable width (<see cref="State.Staged"/>): the payload is staged in pooled memory and written as a whole frame
+    /// by <see cref="End"/>.</para>
+    /// </remarks>
     private sealed class PayloadWriter : IBufferWriter<byte>
     {
-        private const int FirstBlockHint = 4096;
+        private const int FirstBlockLength = 4096;
 
         private readonly FrameWriter _owner;
-        private bool _isOpen;
-        private bool _faulted;
+        private State _state;
 
-        // Fixed width: the pipe memory holding the reserved header, and the not-yet-advanced first block after it.
-        private Memory<byte> _headerMemory;
-        private int _headerLength;
-        private int _firstBlockWritten;
-        private bool _firstBlockCommitted;
+        // InBuffer: where the payload written so far ends, counted like the owner's position, and how far Advance may take
+        // it without a check (the end of the memory, or of what the header can describe).
+        private int _payloadEnd;
+        private int _payloadLimit;
 
-        // Variable width: the payload is staged in pooled memory.
-        private PooledBufferWriter? _staging;
+        // Spilled and Staged: the payload's length so far.
         private long _length;
+
+        // Spilled: the header, already handed to the pipe.
+        private Memory<byte> _spilledHeader;
+
+        // Staged.
+        private PooledBufferWriter? _staging;
 
         public PayloadWriter(FrameWriter owner) => _owner = owner;
 
-        public bool IsOpen => _isOpen;
+        private enum State : byte
+        {
+            Closed,
+            InBuffer,
+            Spilled,
+            Staged,
+            Faulted,
+        }
 
-        public bool IsFaulted => _faulted;
+        public bool IsOpen => _state is State.InBuffer or State.Spilled or State.Staged;
 
-        public bool IsOpenOrFaulted => _isOpen | _faulted;
+        public bool IsFaulted => _state == State.Faulted;
 
+        public bool IsOpenOrFaulted => _state != State.Closed;
+
+        /// <summary>Whether an open frame's header lies at the owner's position, not yet counted.</summary>
+        public bool IsOpenInBuffer => _state == State.InBuffer;
+
+        /// <summary>The payload's length so far.</summary>
+        private long Length => _state == State.InBuffer ? _payloadEnd - _owner._position - _owner._fixedHeaderLength : _length;
+
+        /// <summary>Opens a frame; the owner has checked that none is open and the writer is not faulted.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Begin(ReadOnlySpan<byte> header)
         {
-            if (_faulted)
-            {
-                ThrowHelper.ThrowInvalidOperation("The frame writer is faulted: an earlier frame was abandoned after part of it was written.");
-            }
-
-            _isOpen = true;
-            _length = 0;
-            IFrameCodec codec = _owner._codec;
-            if (codec.IsFixedWidth)
-            {
-                _headerLength = codec.MaxHeaderLength;
-                _headerMemory = _owner._writer.GetMemory(_headerLength + FirstBlockHint);
-                if (header.IsEmpty)
-                {
-                    _headerMemory.Span.Slice(0, _headerLength).Clear();
-                }
-                else
-                {
-                    header.CopyTo(_headerMemory.Span);
-                }
-
-                _firstBlockWritten = 0;
-                _firstBlockCommitted = false;
-            }
-            else
+            Debug.Assert(_state == State.Closed);
+            FrameWriter owner = _owner;
+            int headerLength = owner._fixedHeaderLength;
+            if (headerLength < 0)
             {
                 _staging ??= new PooledBufferWriter();
+                _length = 0;
+                _state = State.Staged;
+                return;
             }
+
+            if (owner._bufferEnd - owner._position < headerLength + FirstBlockLength)
+            {
+                owner.MakeRoom(headerLength + FirstBlockLength);
+            }
+
+            if (!header.IsEmpty)
+            {
+                header.CopyTo(owner.Available());
+            }
+            else if (owner._clearHeader)
+            {
+                owner.Available().Slice(0, headerLength).Clear();
+            }
+
+            int payloadStart = owner._position + headerLength;
+            _payloadEnd = payloadStart;
+            _payloadLimit = payloadStart + Math.Min(owner._bufferEnd - payloadStart, owner._maxPayloadLengthInMemory);
+            _state = State.InBuffer;
+        }
+
+        public Span<byte> GetSpan(int sizeHint = 0)
+        {
+            if (_state == State.InBuffer)
+            {
+                FrameWriter owner = _owner;
+                int room = owner._bufferEnd - _payloadEnd;
+                if (room >= sizeHint && room > 0)
+                {
+                    return owner.SpanAt(_payloadEnd);
+                }
+            }
+
+            return GetMemory(sizeHint).Span;
         }
 
         public Memory<byte> GetMemory(int sizeHint = 0)
         {
-            ThrowIfClosed();
-            if (_staging != null && !_owner._codec.IsFixedWidth)
+            FrameWriter owner = _owner;
+            switch (_state)
             {
-                return _staging.GetMemory(sizeHint);
+                case State.Staged:
+                    return _staging!.GetMemory(sizeHint);
+                case State.InBuffer:
+                    int room = owner._bufferEnd - _payloadEnd;
+                    if (room >= sizeHint && room > 0)
+                    {
+                        return owner.AvailableMemory(_payloadEnd - owner._position);
+                    }
+
+                    // The serializer needs more than the memory holds: hand the frame so far (header included) to the pipe
+                    // and go on in fresh memory; End back-patches the header, before any flush.
+                    _length = Length;
+                    _spilledHeader = owner.AvailableMemory(0).Slice(0, owner._fixedHeaderLength);
+                    owner.Produced(_payloadEnd - owner._position);
+                    _state = State.Spilled;
+                    break;
+                case State.Spilled:
+                    break;
+                default:
+                    ThrowNotOpen();
+                    break;
             }
 
-            if (!_firstBlockCommitted)
+            if (owner._bufferEnd - owner._position < Math.Max(sizeHint, 1))
             {
-                Memory<byte> rest = _headerMemory.Slice(_headerLength + _firstBlockWritten);
-                if (rest.Length >= Math.Max(sizeHint, 1))
-                {
-                    return rest;
-                }
-
-                // The serializer needs more than the first block holds: hand the block (header included) to the pipe and
-                // continue in fresh pipe memory; the header is back-patched into _headerMemory at EndFrame.
-                _owner.Advance(_headerLength + _firstBlockWritten);
-                _firstBlockCommitted = true;
+                owner.MakeRoom(sizeHint);
             }
 
-            return _owner._writer.GetMemory(sizeHint);
+            return owner.AvailableMemory(0);
         }
-
-        public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
 
         public void Advance(int count)
         {
-            ThrowIfClosed();
+            if (_state == State.InBuffer && (uint)count <= (uint)(_payloadLimit - _payloadEnd))
+            {
+                _payloadEnd += count;
+                return;
+            }
+
+            AdvanceChecked(count);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public long End()
+        {
+            if (_state == State.InBuffer)
+            {
+                FrameWriter owner = _owner;
+                int headerLength = owner._fixedHeaderLength;
+                int length = _payloadEnd - owner._position - headerLength;
+                if (owner.TryWriteLengthInline(length, owner.Available()))
+                {
+                    owner._position = _payloadEnd;
+                    _state = State.Closed;
+                    owner.RecordWritten(headerLength, length);
+                    return length;
+                }
+            }
+
+            return EndChecked();
+        }
+
+        public void Abort()
+        {
+            State state = _state;
+            _state = State.Closed;
+            if (state == State.Staged)
+            {
+                _staging!.Reset();
+            }
+            else if (state == State.Spilled)
+            {
+                // Bytes of this frame are already in the pipe with an unwritten header: the stream cannot continue.
+                _spilledHeader = default;
+                _state = State.Faulted;
+                _owner.Release();
+                _owner._writer.Complete(new InvalidOperationException(
+                    "A frame was abandoned after part of its payload had been handed to the pipe; the stream was closed to avoid sending a corrupt frame."));
+            }
+
+            // InBuffer: nothing of the frame was counted; the owner's position is still where the frame would have started.
+        }
+
+        /// <summary>Every Advance but an in-range one of a frame in the memory being filled.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private void AdvanceChecked(int count)
+        {
+            if (!IsOpen)
+            {
+                ThrowNotOpen();
+            }
+
             if (count < 0)
             {
                 ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, "Cannot advance by a negative count.");
             }
 
-            long length = _length + count;
-            if (length > _owner._codec.MaxPayloadLength)
+            FrameWriter owner = _owner;
+            long length = Length + count;
+            if (length > owner._maxPayloadLength)
             {
                 Abort();
-                ThrowHelper.ThrowPayloadTooLong(length, _owner._codec.MaxPayloadLength, _owner._codec.ToString() ?? "the codec");
+                ThrowHelper.ThrowPayloadTooLong(length, owner._maxPayloadLength, owner._codec.ToString() ?? "the codec");
             }
 
-            _length = length;
-            if (_staging != null && !_owner._codec.IsFixedWidth)
+            switch (_state)
             {
-                _staging.Advance(count);
-            }
-            else if (!_firstBlockCommitted)
-            {
-                _firstBlockWritten += count;
-            }
-            else
-            {
-                _owner.Advance(count);
+                case State.Staged:
+                    _staging!.Advance(count);
+                    _length = length;
+                    break;
+                case State.InBuffer:
+                    // In range of the header, so past the memory handed out.
+                    ThrowAdvancedTooFar(count);
+                    break;
+                default:
+                    if (count > owner._bufferEnd - owner._position)
+                    {
+                        ThrowAdvancedTooFar(count);
+                    }
+
+                    owner.Produced(count);
+                    _length = length;
+                    break;
             }
         }
 
-        public long End()
+        /// <summary>Every End but that of a frame in the memory being filled whose length the layout describes.</summary>
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private long EndChecked()
         {
-            Debug.Assert(_isOpen);
-            IFrameCodec codec = _owner._codec;
-            long length = _length;
-            if (codec.IsFixedWidth)
+            Debug.Assert(IsOpen);
+            FrameWriter owner = _owner;
+            long length = Length;
+            if (_state == State.Staged)
             {
-                codec.WriteHeader(length, _headerMemory.Span);
-                if (!_firstBlockCommitted)
-                {
-                    _owner.Advance(_headerLength + _firstBlockWritten);
-                }
-
-                _headerMemory = default;
-                _owner.RecordWritten(length);
-            }
-            else
-            {
-                Debug.Assert(_staging != null);
-                _isOpen = false;
+                _state = State.Closed;
                 try
                 {
-                    _owner.WriteFrame(default, _staging!.WrittenSpan);
+                    owner.WriteFrame(default, _staging!.WrittenSpan);
                 }
                 finally
                 {
                     _staging!.Reset();
                 }
+
+                return length;
             }
 
-            _isOpen = false;
+            try
+            {
+                // The codec's WriteHeader, or a length the layout cannot describe (below a positive adjustment): throws.
+                owner.WriteLength(length, _state == State.Spilled ? _spilledHeader.Span : owner.Available());
+            }
+            catch
+            {
+                Abort();
+                throw;
+            }
+
+            if (_state == State.InBuffer)
+            {
+                owner._position = _payloadEnd;
+            }
+
+            _spilledHeader = default;
+            _state = State.Closed;
+            owner.RecordWritten(owner._fixedHeaderLength, length);
             return length;
         }
 
-        public void Abort()
-        {
-            _isOpen = false;
-            _staging?.Reset();
-            _headerMemory = default;
-            if (_firstBlockCommitted && _owner._codec.IsFixedWidth)
-            {
-                // Bytes of this frame are already in the pipe with an unwritten header: the stream cannot continue.
-                _faulted = true;
-                _owner._writer.Complete(new InvalidOperationException(
-                    "A frame was abandoned after part of its payload had been handed to the pipe; the stream was closed to avoid sending a corrupt frame."));
-            }
+        [DoesNotReturn]
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void ThrowNotOpen()
+            => ThrowHelper.ThrowInvalidOperation("The frame is not open: the payload writer of BeginFrame is valid until EndFrame or AbortFrame.");
 
-            _firstBlockCommitted = false;
-        }
-
-        private void ThrowIfClosed()
-        {
-            if (!_isOpen)
-            {
-                ThrowHelper.ThrowInvalidOperation("The frame is not open: the payload writer of BeginFrame is valid until EndFrame or AbortFrame.");
-            }
-        }
+        [DoesNotReturn]
+        [MethodImpl(MethodImplOptions.NoInlining)]
+        private static void ThrowAdvancedTooFar(int count)
+            => ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, "Advanced past the end of the memory handed out.");
     }
 }

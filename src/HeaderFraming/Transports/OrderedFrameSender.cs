@@ -314,6 +314,8 @@ internal sealed class OrderedFrameSender
         Interlocked.Exchange(ref _bytesFlushed, _writer.BytesWritten);
         try
         {
+            // The frame writer hands its frames to the pipe in batches: all of them, before the pipe flushes.
+            _writer.Commit();
             return _output.FlushAsync(CancellationToken.None);
         }
         catch (Exception ex)

@@ -21,8 +21,8 @@ public static class FrameTestKit
             writer.Write(payload);
         }
 
-        pipe.FlushAsync().AsTask().GetAwaiter().GetResult();
-        pipe.Complete();
+        writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+        writer.Complete();
         return stream.ToArray();
     }
 
