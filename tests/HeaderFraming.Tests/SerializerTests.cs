@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json.Serialization;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
