@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 
 namespace HeaderFraming.Tests;
@@ -18,7 +18,7 @@ public class SlowPeerTests
     [Fact]
     public async Task AHeaderTrickledAByteAtATimeIsEndedByTheFrameTimeoutAfterTheEarlierFrames()
     {
-        (Socket client, Socket server) = await ConnectAsync();
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
         using (client)
         using (server)
         {
@@ -53,7 +53,7 @@ public class SlowPeerTests
     [Fact]
     public async Task APayloadThatStopsHalfwayIsEndedByTheFrameTimeout()
     {
-        (Socket client, Socket server) = await ConnectAsync();
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
         using (client)
         using (server)
         {
@@ -77,7 +77,7 @@ public class SlowPeerTests
     [Fact]
     public async Task APeerThatNeverStartsAFrameIsEndedByTheIdleTimeout()
     {
-        (Socket client, Socket server) = await ConnectAsync();
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
         using (client)
         using (server)
         {
@@ -88,18 +88,5 @@ public class SlowPeerTests
             Assert.Equal(0, error.ReceivedBytes);
             reader.Complete();
         }
-    }
-
-    private static async Task<(Socket Client, Socket Server)> ConnectAsync()
-    {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        Task<Socket> accept = listener.AcceptAsync();
-        await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(s_timeout);
-        Socket server = await accept.WaitAsync(s_timeout);
-        server.NoDelay = true;
-        return (client, server);
     }
 }

@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using HeaderFraming.Transports.IO;
 
