@@ -328,14 +328,7 @@ public class ConnectionFaultTests
             // payload would take 5 s, ten times the frame timeout.
             byte[] wire = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("prompt"), new byte[100]]);
             await client.SendAsync(wire.AsMemory(0, 16 + 10));
-            Task trickle = Task.Run(async () =>
-            {
-                for (int i = 26; i < wire.Length && !stop.IsCancellationRequested; i++)
-                {
-                    await client.SendAsync(wire.AsMemory(i, 1));
-                    await Task.Delay(50);
-                }
-            });
+            Task trickle = SlowPeer.TrickleAsync(client, wire.AsMemory(16 + 10), TimeSpan.FromMilliseconds(50), stop.Token);
 
             Assert.Equal("prompt", await ReadTextAsync(b));
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));

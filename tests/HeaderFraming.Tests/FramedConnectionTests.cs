@@ -254,19 +254,7 @@ public class FramedConnectionTests
             options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(400);
             await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
             using var stop = new CancellationTokenSource();
-            Task trickle = Task.Run(async () =>
-            {
-                foreach (byte x in Encoding.ASCII.GetBytes("22        Welcome to the server!"))
-                {
-                    if (stop.IsCancellationRequested)
-                    {
-                        return;
-                    }
-
-                    await client.SendAsync(new[] { x });
-                    await Task.Delay(60);
-                }
-            });
+            Task trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        Welcome to the server!"), TimeSpan.FromMilliseconds(60), stop.Token);
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
             stop.Cancel();
             await trickle;
