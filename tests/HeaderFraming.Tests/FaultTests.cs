@@ -29,7 +29,7 @@ public class FaultTests
         int twoFrames = 15 + 16;
         byte[] sent = wire[..(twoFrames + extra)];
         var failure = new IOException("Connection reset by peer");
-        var stream = new ScriptedFailingStream(sent.Chunk(4), failure);
+        var stream = new TrickleStream(sent, bytesPerRead: 4) { ReadException = failure, YieldsOnEveryRead = true };
         var reader = new FrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 8, minimumReadSize: 4)), AsciiDecimalCodec.Default);
 
         Assert.Equal("first", Encoding.ASCII.GetString((await reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout)).Frame.Payload.ToArray()));
