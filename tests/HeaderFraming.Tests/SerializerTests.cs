@@ -23,7 +23,7 @@ public class SerializerTests
     [InlineData("héllo wörld ✓ 😀")]
     public async Task TextRoundTripsThroughAConnection(string text)
     {
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         await using FramedConnection right = FramedConnection.Create(b, AsciiDecimalCodec.Default);
         await left.SendAsync(text, Utf8TextSerializer.Instance);
@@ -47,7 +47,7 @@ public class SerializerTests
     {
         IFrameCodec codec = codecName == "ascii" ? AsciiDecimalCodec.Default : VarintCodec.Instance;
         var serializer = new JsonFrameSerializer<Order>(TestJsonContext.Default.Order);
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, codec);
         await using FramedConnection right = FramedConnection.Create(b, codec);
         var orders = Enumerable.Range(0, 50).Select(i => new Order(i, new string('x', i * 100), i * 1.5m)).ToArray();
@@ -95,7 +95,7 @@ public class SerializerTests
     [Fact]
     public async Task ASerializerThatThrowsEarlySendsNothing()
     {
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         await using FramedConnection right = FramedConnection.Create(b, AsciiDecimalCodec.Default);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await left.SendAsync(0, new ThrowingSerializer()));

@@ -110,13 +110,6 @@ public sealed class TransportFaultTests
         }
     }
 
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
-    }
-
     private static byte[] Frames(int count, int partial = 0)
     {
         var payloads = Enumerable.Range(1, count).Select(i => Enumerable.Repeat((byte)i, i * 10).ToArray());

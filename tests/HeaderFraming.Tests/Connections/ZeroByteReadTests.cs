@@ -63,7 +63,7 @@ public sealed class ZeroByteReadTests
     public async Task AnSslStreamOverANetworkStreamHonoursZeroByteReads()
     {
         (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
-        using X509Certificate2 certificate = SelfSigned();
+        using X509Certificate2 certificate = SelfSignedCertificate.Create();
         using var clientSsl = new SslStream(new NetworkStream(client, ownsSocket: true), false, (_, _, _, _) => true);
         using var serverSsl = new SslStream(new NetworkStream(server, ownsSocket: true));
         await Task.WhenAll(
@@ -101,13 +101,5 @@ public sealed class ZeroByteReadTests
         using var client = new AnonymousPipeClientStream(PipeDirection.Out, server.ClientSafePipeHandle);
         Assert.False(await ZeroByteReadWaitsAsync(server, () => client.WriteAsync(new byte[] { 1 }).AsTask()));
         Assert.False(StreamTransportIO.HonoursZeroByteReads(server));
-    }
-
-    private static X509Certificate2 SelfSigned()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
     }
 }
