@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Text;
 using HeaderFraming.Codecs;
 using HeaderFraming.Testing;
-using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 
 namespace HeaderFraming.Tests;

@@ -3,7 +3,6 @@ using System.IO.Pipelines;
 using System.Text;
 using HeaderFraming.Codecs;
 using HeaderFraming.Testing;
-using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 
 namespace HeaderFraming.Tests;

@@ -4,7 +4,6 @@ using System.IO.Pipes;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using HeaderFraming.Codecs;

@@ -4,7 +4,6 @@ using System.Text.Json.Serialization;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
 using HeaderFraming.Testing;
-using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
 

@@ -7,7 +7,6 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using HeaderFraming.Codecs;
 using HeaderFraming.Testing;
-using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests.Connections;
 

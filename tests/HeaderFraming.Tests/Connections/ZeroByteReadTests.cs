@@ -1,10 +1,8 @@
 using System.IO.Pipes;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using HeaderFraming.Testing;
-using HeaderFraming.Tests.Infrastructure;
 using HeaderFraming.Transports.IO;
 
 namespace HeaderFraming.Tests.Connections;
