@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
 using HeaderFraming.Benchmarks.Infrastructure;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Benchmarks;
 
@@ -177,7 +178,7 @@ public class HeaderParseBenchmarks
             {
                 var head = new ReadOnlyMemory<byte>(Workload.Buffer, start, cut);
                 var tail = new ReadOnlyMemory<byte>(Workload.Buffer, start + cut, headerLength + payloadSize - cut);
-                Split[i] = Segments.Of(head, tail);
+                Split[i] = SegmentedSequence.Create(head, tail);
                 SplitTails[i] = tail;
                 start = Workload.FrameEnds[i];
             }

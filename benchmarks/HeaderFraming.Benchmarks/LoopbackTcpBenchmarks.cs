@@ -1,10 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using HeaderFraming.Benchmarks.Infrastructure;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Benchmarks;
 
@@ -34,7 +34,7 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     private Socket _receiver = null!;
     private NetworkStream _receiveStream = null!;
     private byte[] _receiveBuffer = null!;
-    private readonly List<IDisposable> _sockets = new();
+    private readonly List<SocketPair> _sockets = new();
     private Socket _chunkSender = null!;
     private FramedConnection _chunkReceiver = null!;
     private Socket _chunkSender4K = null!;
@@ -53,12 +53,7 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     public void Setup()
     {
         _uint32 = Workload.Create(BinaryLengthCodec.UInt32BigEndian, PayloadSize);
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        _sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        _sender.Connect(listener.LocalEndPoint!);
-        _receiver = listener.Accept();
+        (_sender, _receiver) = Pair();
         _receiveStream = new NetworkStream(_receiver, ownsSocket: false);
         _receiveBuffer = new byte[ChunkSize];
 
@@ -77,16 +72,14 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
     public void Cleanup()
     {
         _receiveStream.Dispose();
-        _sender.Dispose();
-        _receiver.Dispose();
         foreach (FramedConnection connection in new[] { _chunkReceiver, _chunkReceiver4K, _perFrameReceiver, _framedSender, _framedReceiver })
         {
             connection.DisposeAsync().AsTask().GetAwaiter().GetResult();
         }
 
-        foreach (IDisposable socket in _sockets)
+        foreach (SocketPair pair in _sockets)
         {
-            socket.Dispose();
+            pair.Dispose();
         }
     }
 
@@ -338,16 +331,12 @@ public class LoopbackTcpBenchmarks : IWholeBufferBenchmark
         return (frames, sum);
     }
 
-    private (Socket Sender, Socket Receiver) Pair()
+    /// <summary>A loopback connection (sender, receiver), closed by <see cref="Cleanup"/>.</summary>
+    private SocketPair Pair()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen(1);
-        var sender = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        sender.Connect(listener.LocalEndPoint!);
-        Socket receiver = listener.Accept();
-        _sockets.Add(sender);
-        _sockets.Add(receiver);
-        return (sender, receiver);
+        // GlobalSetup is synchronous.
+        SocketPair pair = Loopback.ConnectedPairAsync().GetAwaiter().GetResult();
+        _sockets.Add(pair);
+        return pair;
     }
 }

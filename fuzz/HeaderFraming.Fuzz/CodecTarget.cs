@@ -2,6 +2,7 @@ using System;
 using System.Buffers;
 using System.Buffers.Binary;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Fuzz;
 
@@ -118,19 +119,16 @@ public static class CodecTarget
 
     private static ReadOnlySequence<byte> Split(byte[] data, ref Choices choices)
     {
-        int pieces = 1 + choices.Next(4);
-        BufferSegment? first = null;
-        BufferSegment? last = null;
+        var pieces = new ReadOnlyMemory<byte>[1 + choices.Next(4)];
         int start = 0;
-        for (int i = 0; i < pieces; i++)
+        for (int i = 0; i < pieces.Length; i++)
         {
-            int end = i == pieces - 1 ? data.Length : start + choices.Next(data.Length - start + 1);
-            var memory = new ReadOnlyMemory<byte>(data, start, end - start);
-            last = last == null ? (first = new BufferSegment(memory, 0)) : last.Append(memory);
+            int end = i == pieces.Length - 1 ? data.Length : start + choices.Next(data.Length - start + 1);
+            pieces[i] = new ReadOnlyMemory<byte>(data, start, end - start);
             start = end;
         }
 
-        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
+        return SegmentedSequence.Create(pieces);
     }
 
     private static Outcome Decode(IFrameCodec codec, ReadOnlySpan<byte> source)

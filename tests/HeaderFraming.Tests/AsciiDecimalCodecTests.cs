@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;

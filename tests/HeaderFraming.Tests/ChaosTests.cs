@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using Xunit.Abstractions;
 
@@ -134,10 +135,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
 
         public async Task ConnectAsync(ChaosProxy proxy, TcpListener listener)
         {
-            var client = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-            await client.ConnectAsync(proxy.EndPoint).WaitAsync(s_connectionLimit);
-            Socket server = await listener.AcceptSocketAsync().WaitAsync(s_connectionLimit);
-            server.NoDelay = true;
+            (Socket client, Socket server) = await Loopback.ConnectedPairAsync(listener, proxy.EndPoint).WaitAsync(s_connectionLimit);
             Link = proxy.LinkOf(client.LocalEndPoint!);
             Assert.Equal(_index, Link.Index);
             Client.Open(client);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
@@ -95,7 +96,7 @@ public class ConnectionFaultTests
             _ => new InvalidOperationException("a bug in the stream"),
         };
         byte[] input = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("one"), FrameTestKit.Ascii("two"), new byte[100]]);
-        var stream = new ThrowingStream(input, fault, synchronously);
+        var stream = new TrickleStream(input, bytesPerRead: 7) { ReadException = fault, ThrowsSynchronously = synchronously };
         FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default);
         await using (connection)
         {
@@ -126,7 +127,7 @@ public class ConnectionFaultTests
     public async Task AStreamThrowingFromReadAsyncInsideAFrameIsATruncationAfterEarlierFrames(bool synchronously)
     {
         byte[] whole = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("complete"), new byte[100]]);
-        var stream = new ThrowingStream(whole.AsMemory(0, whole.Length - 30), new IOException("the disk fell off"), synchronously);
+        var stream = new TrickleStream(whole.AsMemory(0, whole.Length - 30), bytesPerRead: 7) { ReadException = new IOException("the disk fell off"), ThrowsSynchronously = synchronously };
         await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default))
         {
             Assert.Equal("complete", await ReadTextAsync(connection));
@@ -190,7 +191,7 @@ public class ConnectionFaultTests
     {
         byte[] input = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("incoming")]);
         var fault = new IOException("the write side broke");
-        var stream = new ThrowingStream(input, new EndOfStreamException("unused")) { WriteException = fault, ChunkSize = 1 << 20 };
+        var stream = new TrickleStream(input) { ReadException = new EndOfStreamException("unused"), WriteException = fault };
         await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default))
         {
             IOException ex = await Assert.ThrowsAsync<IOException>(async () =>
@@ -214,7 +215,7 @@ public class ConnectionFaultTests
         // The stream fails every write: the send is accepted (buffered) at once, and the failure comes after it returned.
         // CompleteSendingAsync is the caller's last chance to learn that buffered frames never went out.
         var fault = new IOException("the write side broke");
-        var stream = new ThrowingStream(ReadOnlyMemory<byte>.Empty, new EndOfStreamException("unused")) { WriteException = fault };
+        var stream = new TrickleStream(ReadOnlyMemory<byte>.Empty) { ReadException = new EndOfStreamException("unused"), WriteException = fault };
         await using FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default);
         await connection.SendAsync("lost"u8.ToArray()).AsTask().WaitAsync(s_limit);
         IOException ex = await Assert.ThrowsAsync<IOException>(async () => await connection.CompleteSendingAsync().WaitAsync(s_limit));
@@ -327,14 +328,7 @@ public class ConnectionFaultTests
             // payload would take 5 s, ten times the frame timeout.
             byte[] wire = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("prompt"), new byte[100]]);
             await client.SendAsync(wire.AsMemory(0, 16 + 10));
-            Task trickle = Task.Run(async () =>
-            {
-                for (int i = 26; i < wire.Length && !stop.IsCancellationRequested; i++)
-                {
-                    await client.SendAsync(wire.AsMemory(i, 1));
-                    await Task.Delay(50);
-                }
-            });
+            Task trickle = SlowPeer.TrickleAsync(client, wire.AsMemory(16 + 10), TimeSpan.FromMilliseconds(50), stop.Token);
 
             Assert.Equal("prompt", await ReadTextAsync(b));
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));

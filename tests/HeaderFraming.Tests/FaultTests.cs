@@ -1,10 +1,9 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using HeaderFraming.Codecs;
-using HeaderFraming.Tests.Infrastructure;
+using HeaderFraming.Testing;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 
 namespace HeaderFraming.Tests;
@@ -29,7 +28,7 @@ public class FaultTests
         int twoFrames = 15 + 16;
         byte[] sent = wire[..(twoFrames + extra)];
         var failure = new IOException("Connection reset by peer");
-        var stream = new ScriptedFailingStream(sent.Chunk(4), failure);
+        var stream = new TrickleStream(sent, bytesPerRead: 4) { ReadException = failure, YieldsOnEveryRead = true };
         var reader = new FrameReader(PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 8, minimumReadSize: 4)), AsciiDecimalCodec.Default);
 
         Assert.Equal("first", Encoding.ASCII.GetString((await reader.ReadFrameAsync().AsTask().WaitAsync(s_timeout)).Frame.Payload.ToArray()));
@@ -48,7 +47,7 @@ public class FaultTests
     [Fact]
     public async Task APeerThatClosesBetweenFramesEndsTheStreamCleanly()
     {
-        using var pair = await SocketPair.ConnectAsync();
+        using SocketPair pair = await Loopback.ConnectedPairAsync();
         byte[] wire = Encode(BinaryLengthCodec.UInt32BigEndian, s_payloads);
         await pair.Server.SendAsync(wire);
         pair.Server.Shutdown(SocketShutdown.Send);
@@ -67,7 +66,7 @@ public class FaultTests
     [Fact]
     public async Task APeerThatClosesMidFrameGivesATruncationErrorAfterTheEarlierFrames()
     {
-        using var pair = await SocketPair.ConnectAsync();
+        using SocketPair pair = await Loopback.ConnectedPairAsync();
         byte[] wire = Encode(BinaryLengthCodec.UInt32BigEndian, s_payloads);
         await pair.Server.SendAsync(wire.AsMemory(0, wire.Length - 4));
         pair.Server.Shutdown(SocketShutdown.Send);
@@ -85,7 +84,7 @@ public class FaultTests
     [Fact]
     public async Task APeerThatResetsMidFrameSurfacesTheResetAfterTheEarlierFrames()
     {
-        using var pair = await SocketPair.ConnectAsync();
+        using SocketPair pair = await Loopback.ConnectedPairAsync();
         byte[] wire = Encode(BinaryLengthCodec.UInt32BigEndian, s_payloads);
         await pair.Server.SendAsync(wire.AsMemory(0, wire.Length - 4));
 
@@ -108,7 +107,7 @@ public class FaultTests
     [Fact]
     public async Task WritingToAPeerThatResetTheConnectionFailsInsteadOfHanging()
     {
-        using var pair = await SocketPair.ConnectAsync();
+        using SocketPair pair = await Loopback.ConnectedPairAsync();
         pair.Server.LingerState = new LingerOption(true, 0);
         pair.Server.Close();
 
@@ -128,36 +127,5 @@ public class FaultTests
         SocketException socketError = Assert.IsType<SocketException>(error.InnerException);
         Assert.Contains(socketError.SocketErrorCode, new[] { SocketError.ConnectionReset, SocketError.Shutdown, SocketError.ConnectionAborted });
         await pipeWriter.CompleteAsync(error);
-    }
-
-    /// <summary>A connected pair of loopback TCP sockets.</summary>
-    private sealed class SocketPair : IDisposable
-    {
-        private SocketPair(Socket client, Socket server)
-        {
-            Client = client;
-            Server = server;
-        }
-
-        public Socket Client { get; }
-
-        public Socket Server { get; }
-
-        public static async Task<SocketPair> ConnectAsync()
-        {
-            using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-            listener.Listen(1);
-            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-            Task<Socket> accept = listener.AcceptAsync();
-            await client.ConnectAsync(listener.LocalEndPoint!).WaitAsync(s_timeout);
-            return new SocketPair(client, await accept.WaitAsync(s_timeout));
-        }
-
-        public void Dispose()
-        {
-            Client.Dispose();
-            Server.Dispose();
-        }
     }
 }

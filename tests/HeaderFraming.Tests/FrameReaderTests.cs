@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using System.Text;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 

@@ -4,11 +4,11 @@ using System.IO.Pipes;
 using System.Net;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
@@ -253,19 +253,7 @@ public class FramedConnectionTests
             options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(400);
             await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
             using var stop = new CancellationTokenSource();
-            Task trickle = Task.Run(async () =>
-            {
-                foreach (byte x in Encoding.ASCII.GetBytes("22        Welcome to the server!"))
-                {
-                    if (stop.IsCancellationRequested)
-                    {
-                        return;
-                    }
-
-                    await client.SendAsync(new[] { x });
-                    await Task.Delay(60);
-                }
-            });
+            Task trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        Welcome to the server!"), TimeSpan.FromMilliseconds(60), stop.Token);
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
             stop.Cancel();
             await trickle;
@@ -333,7 +321,7 @@ public class FramedConnectionTests
     [Fact]
     public async Task SendingAfterCompletionIsRefused()
     {
-        var (a, b) = DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         await left.CompleteSendingAsync();
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await left.SendAsync(new byte[1]));
@@ -378,13 +366,6 @@ public class FramedConnectionTests
         }
     }
 
-    internal static (IDuplexPipe A, IDuplexPipe B) DuplexPipePair()
-    {
-        var ab = new Pipe();
-        var ba = new Pipe();
-        return (new DuplexPipe(ba.Reader, ab.Writer), new DuplexPipe(ab.Reader, ba.Writer));
-    }
-
     private static async Task<(FramedConnection A, FramedConnection B, IAsyncDisposable Cleanup)> CreatePairAsync(string transport, IFrameCodec codec)
     {
         switch (transport)
@@ -404,7 +385,7 @@ public class FramedConnectionTests
             case "sslstream":
             {
                 (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
-                X509Certificate2 certificate = SelfSignedCertificate();
+                X509Certificate2 certificate = SelfSignedCertificate.Create();
                 var serverSsl = new SslStream(new NetworkStream(server, ownsSocket: true));
                 var clientSsl = new SslStream(new NetworkStream(client, ownsSocket: true), false,
                     (_, cert, _, _) => cert != null && cert.GetCertHashString() == certificate.GetCertHashString());
@@ -425,26 +406,10 @@ public class FramedConnectionTests
 
             default:
             {
-                (IDuplexPipe a, IDuplexPipe b) = DuplexPipePair();
+                (IDuplexPipe a, IDuplexPipe b) = DuplexPipe.CreatePair();
                 return (FramedConnection.Create(a, codec), FramedConnection.Create(b, codec), new Nothing());
             }
         }
-    }
-
-    private static X509Certificate2 SelfSignedCertificate()
-    {
-        using var key = RSA.Create(2048);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
-        using X509Certificate2 ephemeral = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
-        return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), null);
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 
     private sealed class Nothing : IAsyncDisposable

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 

@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Text;
 using HeaderFraming.Codecs;
 using HeaderFraming.Internal;
+using HeaderFraming.Testing;
 using Xunit.Abstractions;
 
 namespace HeaderFraming.Tests;
@@ -157,7 +158,7 @@ public sealed class IdleFootprintTests(ITestOutputHelper output)
             {
                 if (connections[i] is FramedConnection connection)
                 {
-                    closing.Add(CloseAsync(connection, pendingFrames[i]));
+                    closing.Add(PendingReads.CloseAsync(connection, pendingFrames[i]));
                 }
             }
 
@@ -165,8 +166,7 @@ public sealed class IdleFootprintTests(ITestOutputHelper output)
             {
                 if (sockets[i] is Socket socket)
                 {
-                    socket.Dispose();
-                    closing.Add(ObserveAsync(pendingReceives[i]));
+                    closing.Add(PendingReads.CloseAsync(socket, pendingReceives[i]));
                 }
             }
 
@@ -223,17 +223,14 @@ public sealed class IdleFootprintTests(ITestOutputHelper output)
         return previous;
     }
 
-    /// <summary>A zero-byte receive can complete with no data waiting (a readiness event of the socket engine that the
-    /// first receive had already consumed); a server's receive loop would issue it again, and so does this.</summary>
+    /// <summary>Re-issues the zero-byte receives that woke without data, as a server's receive loop would.</summary>
     private static int ReissueSpuriousWakeUps(Socket?[] sockets, ValueTask<int>[] pendingReceives)
     {
         int reissued = 0;
         for (int i = 0; i < sockets.Length; i++)
         {
-            if (pendingReceives[i].IsCompletedSuccessfully && sockets[i]!.Available == 0)
+            if (PendingReads.ReissueIfSpurious(sockets[i]!, ref pendingReceives[i]))
             {
-                _ = pendingReceives[i].Result;
-                pendingReceives[i] = sockets[i]!.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
                 reissued++;
             }
         }
@@ -252,31 +249,6 @@ public sealed class IdleFootprintTests(ITestOutputHelper output)
         }
 
         Assert.Equal(s_frame, buffer);
-    }
-
-    private static async Task CloseAsync(FramedConnection connection, ValueTask<FrameReadResult> pending)
-    {
-        await connection.DisposeAsync();
-        try
-        {
-            await pending;
-        }
-        catch (ObjectDisposedException)
-        {
-            // The read that was waiting when the connection was disposed.
-        }
-    }
-
-    private static async Task ObserveAsync(ValueTask<int> pending)
-    {
-        try
-        {
-            await pending;
-        }
-        catch (SocketException)
-        {
-            // The receive that was waiting when the socket was closed.
-        }
     }
 
     /// <summary>One round's figure: managed heap per connection (the pool's free blocks taken out), how much the pool's

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
@@ -65,7 +66,7 @@ public sealed class MetricsTests : IDisposable
     [Fact]
     public async Task OpenConnectionsAreCounted()
     {
-        var (a, _) = FramedConnectionTests.DuplexPipePair();
+        var (a, _) = DuplexPipe.CreatePair();
         FramedConnection connection = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         lock (_totals)
         {

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text.RegularExpressions;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using TimeStream;
 

@@ -3,7 +3,7 @@ using System.IO.Pipelines;
 using System.Text.Json.Serialization;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
-using HeaderFraming.Tests.Infrastructure;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Tests;
 
@@ -22,7 +22,7 @@ public class SerializerTests
     [InlineData("héllo wörld ✓ 😀")]
     public async Task TextRoundTripsThroughAConnection(string text)
     {
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         await using FramedConnection right = FramedConnection.Create(b, AsciiDecimalCodec.Default);
         await left.SendAsync(text, Utf8TextSerializer.Instance);
@@ -46,7 +46,7 @@ public class SerializerTests
     {
         IFrameCodec codec = codecName == "ascii" ? AsciiDecimalCodec.Default : VarintCodec.Instance;
         var serializer = new JsonFrameSerializer<Order>(TestJsonContext.Default.Order);
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, codec);
         await using FramedConnection right = FramedConnection.Create(b, codec);
         var orders = Enumerable.Range(0, 50).Select(i => new Order(i, new string('x', i * 100), i * 1.5m)).ToArray();
@@ -94,7 +94,7 @@ public class SerializerTests
     [Fact]
     public async Task ASerializerThatThrowsEarlySendsNothing()
     {
-        var (a, b) = FramedConnectionTests.DuplexPipePair();
+        var (a, b) = DuplexPipe.CreatePair();
         await using FramedConnection left = FramedConnection.Create(a, AsciiDecimalCodec.Default);
         await using FramedConnection right = FramedConnection.Create(b, AsciiDecimalCodec.Default);
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await left.SendAsync(0, new ThrowingSerializer()));

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net.Security;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Benchmarks.Footprint;
 
@@ -109,20 +110,16 @@ internal sealed class IdleConnections
                 continue;
             }
 
-            ValueTask<int> pending = _pendingReceives[i];
-            if (!pending.IsCompleted)
+            if (!_pendingReceives[i].IsCompleted)
             {
                 continue;
             }
 
-            Socket socket = _sockets[i]!;
-            if (_row != FootprintRow.Floor || !pending.IsCompletedSuccessfully || socket.Available != 0)
+            if (_row != FootprintRow.Floor || !PendingReads.ReissueIfSpurious(_sockets[i]!, ref _pendingReceives[i]))
             {
                 throw new InvalidOperationException($"Connection {i} is not idle: its pending receive completed.");
             }
 
-            _ = pending.Result;
-            _pendingReceives[i] = socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
             reissued++;
         }
 
@@ -141,13 +138,12 @@ internal sealed class IdleConnections
                 FramedConnection? connection = _connections[i];
                 if (connection is not null)
                 {
-                    closing.Add(CloseAsync(connection, _pendingFrames[i]));
+                    closing.Add(PendingReads.CloseAsync(connection, _pendingFrames[i]));
                 }
             }
             else if (_sockets[i] is Socket socket)
             {
-                socket.Dispose();
-                closing.Add(ObserveAsync(_pendingReceives[i]));
+                closing.Add(PendingReads.CloseAsync(socket, _pendingReceives[i]));
             }
         }
 
@@ -202,34 +198,6 @@ internal sealed class IdleConnections
         if (!buffer.AsSpan(0, length).SequenceEqual(FootprintClients.Frame.Span))
         {
             throw new InvalidOperationException("The client's frame did not arrive intact.");
-        }
-    }
-
-    private static async Task CloseAsync(FramedConnection connection, ValueTask<FrameReadResult> pending)
-    {
-        await connection.DisposeAsync();
-        try
-        {
-            await pending;
-        }
-        catch (ObjectDisposedException)
-        {
-            // The read that was waiting when the connection was disposed.
-        }
-    }
-
-    private static async Task ObserveAsync(ValueTask<int> pending)
-    {
-        try
-        {
-            await pending;
-        }
-        catch (SocketException)
-        {
-            // The receive that was waiting when the socket was closed.
-        }
-        catch (ObjectDisposedException)
-        {
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests.Connections;

@@ -6,7 +6,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using HeaderFraming.Codecs;
-using HeaderFraming.Tests.Infrastructure;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Tests.Connections;
 

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests.Connections;
@@ -107,13 +108,6 @@ public sealed class TransportFaultTests
             await Connection.DisposeAsync();
             _peer?.Dispose();
         }
-    }
-
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-
-        public PipeWriter Output { get; } = output;
     }
 
     private static byte[] Frames(int count, int partial = 0)

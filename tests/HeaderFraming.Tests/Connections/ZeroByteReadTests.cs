@@ -1,9 +1,8 @@
 using System.IO.Pipes;
 using System.Net.Security;
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using HeaderFraming.Tests.Infrastructure;
+using HeaderFraming.Testing;
 using HeaderFraming.Transports.IO;
 
 namespace HeaderFraming.Tests.Connections;
@@ -62,7 +61,7 @@ public sealed class ZeroByteReadTests
     public async Task AnSslStreamOverANetworkStreamHonoursZeroByteReads()
     {
         (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
-        using X509Certificate2 certificate = SelfSigned();
+        using X509Certificate2 certificate = SelfSignedCertificate.Create();
         using var clientSsl = new SslStream(new NetworkStream(client, ownsSocket: true), false, (_, _, _, _) => true);
         using var serverSsl = new SslStream(new NetworkStream(server, ownsSocket: true));
         await Task.WhenAll(
@@ -100,13 +99,5 @@ public sealed class ZeroByteReadTests
         using var client = new AnonymousPipeClientStream(PipeDirection.Out, server.ClientSafePipeHandle);
         Assert.False(await ZeroByteReadWaitsAsync(server, () => client.WriteAsync(new byte[] { 1 }).AsTask()));
         Assert.False(StreamTransportIO.HonoursZeroByteReads(server));
-    }
-
-    private static X509Certificate2 SelfSigned()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
-        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pfx), null);
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Tests.Infrastructure;
 

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
 using HeaderFraming.Internal;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Tests.Infrastructure;
 
@@ -119,16 +120,11 @@ public static class LoadRun
         using (var listener = new TcpListener(IPAddress.Loopback, 0))
         {
             listener.Start(settings.Connections);
-            int port = ((IPEndPoint)listener.LocalEndpoint).Port;
             for (int i = 0; i < settings.Connections; i++)
             {
-                var client = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                (Socket client, Socket server) = await Loopback.ConnectedPairAsync(listener, cancellationToken: failed.Token).WaitAsync(limit);
                 sockets.Add(client);
-                Task connect = client.ConnectAsync(IPAddress.Loopback, port);
-                Socket server = await listener.AcceptSocketAsync(failed.Token).AsTask().WaitAsync(limit);
                 sockets.Add(server);
-                server.NoDelay = true;
-                await connect.WaitAsync(limit);
                 var a = new End(FramedConnection.Create(client, codec, options), settings.WritersPerEnd);
                 var b = new End(FramedConnection.Create(server, codec, options), settings.WritersPerEnd);
                 a.Peer = b;

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using HeaderFraming.Testing;
 
 namespace HeaderFraming.Tests.Infrastructure;
 
@@ -56,7 +57,7 @@ public sealed class ServerProcess : IDisposable
         // A free port can be taken between the probe and the server's bind: try a few.
         for (int attempt = 0; attempt < 3; attempt++)
         {
-            int port = FreePort();
+            int port = Loopback.FreePort();
             var info = new ProcessStartInfo(path)
             {
                 RedirectStandardOutput = true,
@@ -122,13 +123,6 @@ public sealed class ServerProcess : IDisposable
                 output.AppendLine(line);
             }
         }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private async Task<bool> WaitUntilListeningAsync(TimeSpan timeout)

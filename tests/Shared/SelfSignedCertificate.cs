@@ -1,11 +1,12 @@
+using System;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace HeaderFraming.Benchmarks.Footprint;
+namespace HeaderFraming.Testing;
 
-/// <summary>The TLS row's server certificate, made in-process: self-signed, ECDSA P-256 (a handshake costs a fraction of
-/// an RSA one, so 10,000 of them fit in seconds on 2 cores), for localhost, valid for a day.</summary>
-internal static class SelfSignedCertificate
+/// <summary>A TLS server certificate made in-process: self-signed, ECDSA P-256 (a handshake costs a fraction of an RSA one,
+/// so the footprint probe's 10,000 fit in seconds on 2 cores), for localhost, valid for a day.</summary>
+public static class SelfSignedCertificate
 {
     public static X509Certificate2 Create()
     {

@@ -1,14 +1,17 @@
+using System;
 using System.Buffers;
+using System.Collections.Generic;
+using System.Linq;
 
-namespace HeaderFraming.Tests.Infrastructure;
+namespace HeaderFraming.Testing;
 
-/// <summary>Builds multi-segment <see cref="ReadOnlySequence{T}"/>s split at chosen points.</summary>
+/// <summary>Builds multi-segment <see cref="ReadOnlySequence{T}"/>s: from pieces, split at chosen points, or a byte per segment.</summary>
 public static class SegmentedSequence
 {
     public static ReadOnlySequence<byte> Create(params byte[][] segments)
         => Create(segments.Select(s => (ReadOnlyMemory<byte>)s).ToArray());
 
-    /// <summary>One segment per piece of memory, nothing copied.</summary>
+    /// <summary>One segment per piece of memory, nothing copied (empty pieces make empty segments).</summary>
     public static ReadOnlySequence<byte> Create(params ReadOnlyMemory<byte>[] segments)
     {
         if (segments.Length == 0)
@@ -26,7 +29,8 @@ public static class SegmentedSequence
         return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
     }
 
-    /// <summary>Splits <paramref name="data"/> at the given cut points (sorted, clamped, duplicates allowed: empty segments).</summary>
+    /// <summary>Splits <paramref name="data"/> at the given cut points (sorted, clamped, duplicates allowed: empty segments),
+    /// each piece copied into an array of its own, so that a reader cannot see past a segment's end into the next.</summary>
     public static ReadOnlySequence<byte> Split(byte[] data, IEnumerable<int> cuts)
     {
         var pieces = new List<byte[]>();
