@@ -79,11 +79,9 @@ public sealed class FrameWriter
     // Bytes handed to the pipe so far.
     private long _bytesCommitted;
 
-#if NET
     // Whether the meter has a listener for written frames, asked whenever fresh memory is taken rather than per frame (three
     // instrument checks cost a third of a 16-byte frame): a listener that starts mid-batch counts from the next batch on.
     private bool _recordMetrics;
-#endif
 
     /// <summary>Creates a writer of frames.</summary>
     /// <param name="writer">The pipe to write to. The frame writer never completes it; <see cref="Complete"/> does.</param>
@@ -495,9 +493,7 @@ public sealed class FrameWriter
 
         _position = _bufferStart;
         _bufferEnd = _bufferStart + memory.Length;
-#if NET
         _recordMetrics = FramingMetrics.WriteEnabled;
-#endif
         return Available();
     }
 
@@ -514,12 +510,10 @@ public sealed class FrameWriter
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void RecordWritten(int headerLength, long payloadLength)
     {
-#if NET
         if (_recordMetrics)
         {
             FramingMetrics.FrameWritten(headerLength, payloadLength);
         }
-#endif
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -7,6 +7,7 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using HeaderFraming.Codecs;
 using HeaderFraming.Testing;
+using HeaderFraming.Tests.Infrastructure;
 using static HeaderFraming.Tests.Infrastructure.FrameTestKit;
 
 namespace HeaderFraming.Tests;
