@@ -69,7 +69,8 @@ public sealed class LengthFieldLayout
         MaxFieldValue = fieldWidth == 8 ? ulong.MaxValue : (1UL << (8 * fieldWidth)) - 1;
 
         // The payload lengths the field can give: [max(0, adjustment), min(maxField + adjustment, long.MaxValue)].
-        decimal max = MaxFieldValue + (decimal)adjustment;
+        // Field values above 2^63 - 1 are invalid however they are adjusted, so they give no payload length.
+        decimal max = Math.Min(MaxFieldValue, (ulong)long.MaxValue) + (decimal)adjustment;
         if (max < 0)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(adjustment), adjustment,

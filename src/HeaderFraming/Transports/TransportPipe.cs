@@ -239,10 +239,16 @@ internal sealed class TransportPipe : IDuplexPipe
             while (true)
             {
                 int available = 0;
-                if (_waitForData && !lastReadFilled)
+                bool receivesAreCancelable = _io.ReceivesAreCancelable;
+                if ((_waitForData && !lastReadFilled) || !receivesAreCancelable)
                 {
-                    // Wait for data holding no buffer: an idle connection keeps no block of the pool.
+                    // Wait for data holding no buffer: an idle connection keeps no block of the pool. (A zero-byte receive
+                    // takes no bytes, so where receives cannot be cancelled it is the only thing left pending at dispose.)
                     available = await _io.WaitForDataAsync(abort).ConfigureAwait(false);
+                    if (!receivesAreCancelable && abort.IsCancellationRequested)
+                    {
+                        break;
+                    }
                 }
 
                 // Fill what is left of the last block before taking a new one: a block is held until the application has

@@ -24,6 +24,13 @@ internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : Transpo
 
     public override bool CanWaitForData => true;
 
+#if !NET
+    /// <inheritdoc />
+    /// <remarks>netstandard2.0's <c>Socket.ReceiveAsync(ArraySegment, SocketFlags)</c> takes no token; a socket
+    /// the connection closes ends it anyway, a left-open one does not.</remarks>
+    public override bool ReceivesAreCancelable => !_sendsCopies;
+#endif
+
     private readonly bool _gathersSends = !leaveOpen;
 #if !NET
     private readonly bool _sendsCopies = leaveOpen;
