@@ -192,7 +192,7 @@ async Task FastLoopAsync()
 }
 
 // A user's ILengthFieldCodec: the writer and the reader take its layout inline; the bytes on the wire follow it.
-static async Task CustomLengthFieldCodecAsync()
+async Task CustomLengthFieldCodecAsync()
 {
     var codec = new TypeAndLengthCodec();
     var pipe = new Pipe();
