@@ -28,12 +28,7 @@ public static class FrameCodecExtensions
             throw new ArgumentNullException(nameof(codec));
         }
 
-#if NET
-        ReadOnlySpan<byte> first = buffer.FirstSpan;
-#else
-        ReadOnlySpan<byte> first = buffer.First.Span;
-#endif
-        if (first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment)
+        if (TryGetHeaderSpan(codec, buffer, out ReadOnlySpan<byte> first))
         {
             return codec.DecodeHeader(first, out headerLength, out payloadLength);
         }
@@ -82,16 +77,22 @@ public static class FrameCodecExtensions
             throw new ArgumentNullException(nameof(codec));
         }
 
-#if NET
-        ReadOnlySpan<byte> first = buffer.FirstSpan;
-#else
-        ReadOnlySpan<byte> first = buffer.First.Span;
-#endif
-        if (first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment)
+        if (TryGetHeaderSpan(codec, buffer, out ReadOnlySpan<byte> first))
         {
             return codec.CreateHeaderException(first);
         }
 
         return codec.CreateHeaderException(buffer.Slice(0, Math.Min(buffer.Length, codec.MaxHeaderLength)).ToArray());
+    }
+
+    /// <summary>The first segment, when it holds a whole header (or is all there is): then no copy is needed.</summary>
+    private static bool TryGetHeaderSpan(IFrameCodec codec, in ReadOnlySequence<byte> buffer, out ReadOnlySpan<byte> first)
+    {
+#if NET
+        first = buffer.FirstSpan;
+#else
+        first = buffer.First.Span;
+#endif
+        return first.Length >= codec.MaxHeaderLength || buffer.IsSingleSegment;
     }
 }
