@@ -45,6 +45,35 @@ public class ProxyProtocolTests
                 Assert.Contains("PROXY protocol v2 signature", ex.Problem, StringComparison.Ordinal);
             });
 
+    [Property(MaxTest = Cases)]
+    public Property AnyBytesAreAHeaderOnlyWithTheExactSignatureAndAValidVersionAndCommandAndNeverThrow() =>
+        Prop.ForAll(
+            (from keep in Gen.Choose(0, 16)
+             from seed in Gen.Choose(0, int.MaxValue)
+             from length in Gen.Choose(0, 24)
+             select (keep, seed, length)).ToArbitrary(),
+            c =>
+            {
+                // A valid header's first `keep` bytes, then random bytes.
+                byte[] random = Generators.Bytes(c.length, c.seed);
+                byte[] valid = V2(0x21, 0x11, new byte[12]);
+                byte[] wire = [.. valid[..Math.Min(c.keep, c.length)], .. random[Math.Min(c.keep, c.length)..]];
+                OperationStatus status = ProxyProtocol.V2Codec.DecodeHeader(wire, out int h, out long p);
+                bool signatureSoFar = wire.AsSpan(0, Math.Min(12, wire.Length)).SequenceEqual(s_signature.AsSpan(0, Math.Min(12, wire.Length)));
+                bool byte12Ok = wire.Length <= 12 || wire[12] is 0x20 or 0x21;
+                OperationStatus expected = !signatureSoFar || !byte12Ok ? OperationStatus.InvalidData
+                    : wire.Length < 16 ? OperationStatus.NeedMoreData : OperationStatus.Done;
+                Assert.Equal(expected, status);
+                if (status == OperationStatus.Done)
+                {
+                    Assert.Equal((16, (long)((wire[14] << 8) | wire[15])), (h, p));
+                }
+                else if (status == OperationStatus.InvalidData)
+                {
+                    CodecAssert.InvalidWholeAndSplit(ProxyProtocol.V2Codec, wire);
+                }
+            });
+
     [Theory]
     [InlineData(0x11, "version 1, expected version 2")]
     [InlineData(0x31, "version 3, expected version 2")]
@@ -219,6 +248,9 @@ public class ProxyProtocolTests
     [InlineData("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n", "5 space-separated fields, expected 6")]
     [InlineData("PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n", "source address is \"1.2.3\"")]
     [InlineData("PROXY TCP4 1.2.3.4 ::1 1 2\r\n", "destination address is \"::1\"")]
+    [InlineData("PROXY TCP4 010.2.3.4 5.6.7.8 1 2\r\n", "source address is \"010.2.3.4\", expected an IPv4 dotted-quad address")]
+    [InlineData("PROXY TCP4 1.2.3.256 5.6.7.8 1 2\r\n", "source address is \"1.2.3.256\"")]
+    [InlineData("PROXY TCP4 1.2.3.4 5.6.7.8. 1 2\r\n", "destination address is \"5.6.7.8.\"")]
     [InlineData("PROXY TCP6 1.2.3.4 ::1 1 2\r\n", "source address is \"1.2.3.4\", expected an IPv6 address")]
     [InlineData("PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n", "source port is \"65536\"")]
     [InlineData("PROXY TCP4 1.2.3.4 5.6.7.8 1 080\r\n", "destination port is \"080\"")]

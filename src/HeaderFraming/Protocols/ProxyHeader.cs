@@ -236,8 +236,10 @@ public sealed class ProxyHeader
 
     private static IPAddress ParseV1Address(string text, AddressFamily family, string what, ReadOnlySpan<byte> line)
     {
+        // IPv4: exactly four decimal octets without leading zeros (IPAddress.TryParse would read "010" as octal and
+        // accept "1.2.3" as 1.2.0.3). IPv6: a colon form without a zone.
         bool shapeOk = family == AddressFamily.InterNetwork
-            ? text.Split('.').Length == 4 && text.Length > 0 && Array.TrueForAll(text.ToCharArray(), c => c is '.' or (>= '0' and <= '9'))
+            ? Array.TrueForAll(text.Split('.'), IsDecimalOctet) && text.Split('.').Length == 4
             : text.IndexOf(':') >= 0 && text.IndexOf('%') < 0;
         if (!shapeOk || !IPAddress.TryParse(text, out IPAddress? address) || address.AddressFamily != family)
         {
@@ -248,6 +250,10 @@ public sealed class ProxyHeader
 
         return address;
     }
+
+    private static bool IsDecimalOctet(string part)
+        => part.Length is >= 1 and <= 3 && Array.TrueForAll(part.ToCharArray(), c => c is >= '0' and <= '9')
+            && (part.Length == 1 || part[0] != '0') && int.Parse(part, NumberStyles.None, CultureInfo.InvariantCulture) <= 255;
 
     private static int ParseV1Port(string text, string what, ReadOnlySpan<byte> line)
     {
