@@ -31,6 +31,16 @@ public class MySqlPacketReaderTests
     public Property MessagesSplitIntoContinuationPacketsAreReassembledWhateverTheChunkingAndTheSequenceWraps() =>
         Prop.ForAll(Scenarios().ToArbitrary(), s => RunAsync(s).WaitAsync(s_timeout).GetAwaiter().GetResult());
 
+    [Property(MaxTest = Cases)]
+    public Property AWrongSequenceIdAnywhereIsReportedAtThatPacketAfterEveryEarlierMessage() =>
+        Prop.ForAll(
+            (from s in Scenarios()
+             where s.Messages.Length > 0
+             from pick in Gen.Choose(0, int.MaxValue)
+             from delta in Gen.Choose(1, 255)
+             select (s, pick, (byte)delta)).ToArbitrary(),
+            c => RunCorruptedAsync(c.s, c.pick, c.Item3).WaitAsync(s_timeout).GetAwaiter().GetResult());
+
     [Fact]
     public async Task ASinglePacketMessageIsThePipesMemoryAndAContinuedOneIsNot()
     {
@@ -213,6 +223,44 @@ public class MySqlPacketReaderTests
 
         Assert.True((await reader.ReadMessageAsync()).IsCompleted);
         await writer;
+    }
+
+    private static async Task RunCorruptedAsync(Scenario s, int pick, byte delta)
+    {
+        byte[] wire = Packets(s.Messages, s.Continuation, s.FirstSequenceId);
+
+        // Where each packet starts and which message it belongs to.
+        var packets = new List<(int Offset, int Message)>();
+        for (int m = 0, offset = 0; m < s.Messages.Length; m++)
+        {
+            while (true)
+            {
+                int length = wire[offset] | (wire[offset + 1] << 8) | (wire[offset + 2] << 16);
+                packets.Add((offset, m));
+                offset += 4 + length;
+                if (length < s.Continuation)
+                {
+                    break;
+                }
+            }
+        }
+
+        (int bad, int badMessage) = packets[pick % packets.Count];
+        byte expectedId = wire[bad + 3];
+        byte actualId = unchecked((byte)(expectedId + delta));
+        wire[bad + 3] = actualId;
+
+        var frames = new FrameReader(new ChunkedPipeReader(new ReadOnlySequence<byte>(wire), s.Chunks.Length == 0 ? [wire.Length] : s.Chunks), MySql.Codec);
+        using var reader = new MySqlPacketReader(frames.ReadFrameAsync, 100_000, s.Continuation) { ExpectedSequenceId = s.FirstSequenceId };
+        for (int m = 0; m < badMessage; m++)
+        {
+            Assert.Equal(s.Messages[m], (await reader.ReadMessageAsync()).Payload.ToArray());
+        }
+
+        var ex = await Assert.ThrowsAsync<FrameFormatException>(() => reader.ReadMessageAsync().AsTask());
+        Assert.StartsWith($"sequence id {actualId}, expected {expectedId} ", ex.Problem, StringComparison.Ordinal);
+        Assert.Equal(bad, ex.StreamOffset);
+        Assert.Same(ex, await Assert.ThrowsAsync<FrameFormatException>(() => reader.ReadMessageAsync().AsTask()));
     }
 
     /// <summary>MySQL packets for <paramref name="messages"/>: payloads of <paramref name="continuation"/> bytes continue,
