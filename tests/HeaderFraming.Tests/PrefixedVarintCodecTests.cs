@@ -135,6 +135,17 @@ public class PrefixedVarintCodecTests
         Assert.Empty(packets[2].Payload);
     }
 
+    [Property(MaxTest = 300)]
+    public Property MqttPacketsWrittenToARealPipeInRandomChunksAreReadBackWithTheirControlBytes() =>
+        Prop.ForAll(
+            (from packets in (from control in Gen.Choose(0x10, 0xFF)
+                              from length in Gen.Frequency((4, Gen.Choose(0, 127)), (3, Gen.Choose(128, 16_383)), (1, Gen.Choose(16_384, 70_000)))
+                              from seed in Gen.Choose(0, int.MaxValue)
+                              select ((byte)control, Generators.Bytes(length, seed))).ArrayOf().Select(a => a.Take(20).ToArray())
+             from chunks in Gen.Frequency((1, Gen.Choose(1, 3)), (2, Gen.Choose(1, 5000))).ArrayOf()
+             select (packets, chunks)).ToArbitrary(),
+            c => ReadBackAsync(c.packets, c.chunks).WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult());
+
     [Property(MaxTest = Cases)]
     public Property AnyLengthWrittenAfterAnyPrefixDecodesWholeAndSplitAndEveryPrefixNeedsMore() =>
         Prop.ForAll(WrittenHeaders().ToArbitrary(), c =>
@@ -197,6 +208,48 @@ public class PrefixedVarintCodecTests
                     Assert.Equal(codec.CreateHeaderException(wire).Problem, codec.CreateHeaderException(SegmentedSequence.OneByteSegments(wire)).Problem);
                 }
             });
+
+    private static async Task ReadBackAsync((byte Control, byte[] Payload)[] packets, int[] chunks)
+    {
+        // Encoded as a writer with prefix support would: the control byte, then the codec's varint after it.
+        var wire = new List<byte>();
+        foreach ((byte control, byte[] payload) in packets)
+        {
+            byte[] header = new byte[Mqtt.Codec.MaxHeaderLength];
+            header[0] = control;
+            wire.AddRange(header[..Mqtt.Codec.WriteHeader(payload.Length, header)]);
+            wire.AddRange(payload);
+        }
+
+        byte[] bytes = wire.ToArray();
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: 512));
+        Task writer = Task.Run(async () =>
+        {
+            int offset = 0;
+            int i = 0;
+            while (offset < bytes.Length)
+            {
+                int size = Math.Min(bytes.Length - offset, chunks.Length == 0 ? bytes.Length : Math.Max(1, chunks[i++ % chunks.Length]));
+                await pipe.Writer.WriteAsync(bytes.AsMemory(offset, size));
+                offset += size;
+            }
+
+            await pipe.Writer.CompleteAsync();
+        });
+
+        var reader = new FrameReader(pipe.Reader, Mqtt.Codec);
+        foreach ((byte control, byte[] payload) in packets)
+        {
+            FrameReadResult result = await reader.ReadFrameAsync();
+            Assert.True(result.HasFrame);
+            Assert.Equal((ulong)(control >> 4), result.Frame.Read(Mqtt.PacketType));
+            Assert.Equal((ulong)(control & 0xF), result.Frame.Read(Mqtt.Flags));
+            Assert.Equal(payload, result.Frame.Payload.ToArray());
+        }
+
+        Assert.True((await reader.ReadFrameAsync()).IsCompleted);
+        await writer;
+    }
 
     private static Gen<(PrefixedVarintCodec Codec, byte[] Prefix, long Value, byte[] After)> WrittenHeaders() =>
         from prefixLength in Gen.Frequency((3, Gen.Constant(1)), (2, Gen.Choose(0, 6)))
