@@ -120,6 +120,7 @@ public class ProxyProtocolTests
         Assert.Equal(new IPEndPoint(IPAddress.Parse("192.0.2.1"), 56324), header.SourceEndPoint);
         Assert.Equal(new IPEndPoint(IPAddress.Parse("198.51.100.2"), 443), header.DestinationEndPoint);
         Assert.Equal(new byte[] { 0x03, 0x00, 0x04, 1, 2, 3, 4 }, header.Tlvs.ToArray());
+        Assert.Equal("PROXY v2 Proxy Stream 192.0.2.1:56324 -> 198.51.100.2:443", header.ToString());
     }
 
     [Fact]

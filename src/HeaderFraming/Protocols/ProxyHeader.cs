@@ -52,6 +52,13 @@ public sealed class ProxyHeader
     /// <summary>v2's type-length-value vectors after the addresses (ALPN, authority, CRC32C, …), unparsed; empty for v1.</summary>
     public ReadOnlyMemory<byte> Tlvs { get; }
 
+    /// <summary>Describes the header for logs, e.g. <c>PROXY v2 Proxy Stream 192.0.2.1:56324 -&gt; 198.51.100.2:443</c>.</summary>
+    /// <returns>The description.</returns>
+    public override string ToString()
+        => SourceEndPoint is null
+            ? string.Format(CultureInfo.InvariantCulture, "PROXY v{0} {1} {2} (no addresses)", Version, Command, AddressFamily)
+            : string.Format(CultureInfo.InvariantCulture, "PROXY v{0} {1} {2} {3} -> {4}", Version, Command, SocketType, SourceEndPoint, DestinationEndPoint);
+
     /// <summary>Parses a v2 header read as a frame of <see cref="ProxyProtocol.V2Codec"/>.</summary>
     /// <param name="frame">The frame: the 16-byte header and its address block.</param>
     /// <returns>The parsed header.</returns>
