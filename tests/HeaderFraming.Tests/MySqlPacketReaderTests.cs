@@ -78,6 +78,49 @@ public class MySqlPacketReaderTests
     }
 
     [Fact]
+    public async Task AFramedConnectionIsReadMessageByMessageAsAFrameReaderIs()
+    {
+        var (a, b) = DuplexPipe.CreatePair();
+        await using FramedConnection connection = FramedConnection.Create(a, MySql.Codec);
+        using var reader = new MySqlPacketReader(connection) { ExpectedSequenceId = 1 };
+        byte[] ok = [0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00];
+        await b.Output.WriteAsync(Packets([ok, [0xFE, 0x00, 0x00]], MySql.MaxPacketPayloadLength, firstSequenceId: 1));
+        await b.Output.CompleteAsync();
+
+        MySqlMessage first = await reader.ReadMessageAsync().AsTask().WaitAsync(s_timeout);
+        Assert.Equal(ok, first.Payload.ToArray());
+        Assert.Equal(1, first.FirstSequenceId);
+        Assert.Equal(0xFE, (await reader.ReadMessageAsync()).Payload.FirstSpan[0]);
+        Assert.True((await reader.ReadMessageAsync()).IsCompleted);
+    }
+
+    [Fact]
+    public void NullSourcesAndImpossibleLimitsAreRefused()
+    {
+        Assert.Throws<ArgumentNullException>("reader", () => new MySqlPacketReader((FrameReader)null!));
+        Assert.Throws<ArgumentNullException>("connection", () => new MySqlPacketReader((FramedConnection)null!));
+        var frames = new FrameReader(PipeReader.Create(ReadOnlySequence<byte>.Empty), MySql.Codec);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MySqlPacketReader(frames, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MySqlPacketReader(frames, (long)int.MaxValue + 1));
+    }
+
+    [Fact]
+    public async Task AReaderOfAnotherLayoutIsRefusedAtOnceAndAFrameOfAnotherHeaderLengthWhenItComes()
+    {
+        var kafka = new FrameReader(PipeReader.Create(new ReadOnlySequence<byte>([0, 0, 0, 1, 9])), BinaryLengthCodec.UInt32BigEndian);
+        var ex = Assert.Throws<ArgumentException>("reader", () => new MySqlPacketReader(kafka));
+        Assert.Contains("use MySql.Codec", ex.Message, StringComparison.Ordinal);
+        await using FramedConnection connection = FramedConnection.Create(DuplexPipe.CreatePair().A, VarintCodec.Instance);
+        Assert.Throws<ArgumentException>("connection", () => new MySqlPacketReader(connection));
+
+        // The internal constructor (a codec switched under the reader) still checks every frame's header length.
+        var varint = new FrameReader(PipeReader.Create(new ReadOnlySequence<byte>([1, 9])), VarintCodec.Instance);
+        using var reader = new MySqlPacketReader(varint.ReadFrameAsync, 100, 4);
+        var mismatch = await Assert.ThrowsAsync<InvalidOperationException>(() => reader.ReadMessageAsync().AsTask());
+        Assert.Contains("1-byte header", mismatch.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AWrongSequenceIdThrowsSayingWhichWasExpectedAndTheFaultIsLatched()
     {
         byte[] wire = [.. Packets([[1, 2]], 4, firstSequenceId: 5), .. Packets([[3]], 4, firstSequenceId: 7)];

@@ -53,9 +53,10 @@ public sealed class MySqlPacketReader : IDisposable
     /// <param name="reader">The frame reader (not disposed or completed by this reader).</param>
     /// <param name="maxMessageLength">The longest message accepted, its packets joined.</param>
     /// <exception cref="ArgumentNullException"><paramref name="reader"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The reader's codec is not <see cref="MySql.Codec"/>'s layout.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxMessageLength"/> is negative or above <see cref="int.MaxValue"/>.</exception>
     public MySqlPacketReader(FrameReader reader, long maxMessageLength = DefaultMaxMessageLength)
-        : this(NotNull(reader).ReadFrameAsync, maxMessageLength, MySql.MaxPacketPayloadLength)
+        : this(Checked(reader).ReadFrameAsync, maxMessageLength, MySql.MaxPacketPayloadLength)
     {
     }
 
@@ -63,9 +64,10 @@ public sealed class MySqlPacketReader : IDisposable
     /// <param name="connection">The connection (not disposed by this reader).</param>
     /// <param name="maxMessageLength">The longest message accepted, its packets joined.</param>
     /// <exception cref="ArgumentNullException"><paramref name="connection"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The connection's codec is not <see cref="MySql.Codec"/>'s layout.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxMessageLength"/> is negative or above <see cref="int.MaxValue"/>.</exception>
     public MySqlPacketReader(FramedConnection connection, long maxMessageLength = DefaultMaxMessageLength)
-        : this(NotNull(connection).ReadFrameAsync, maxMessageLength, MySql.MaxPacketPayloadLength)
+        : this(Checked(connection).ReadFrameAsync, maxMessageLength, MySql.MaxPacketPayloadLength)
     {
     }
 
@@ -163,9 +165,38 @@ public sealed class MySqlPacketReader : IDisposable
         ReleaseBuffer();
     }
 
-    private static T NotNull<T>(T value)
-        where T : class
-        => value ?? throw new ArgumentNullException(typeof(T) == typeof(FrameReader) ? "reader" : "connection");
+    private static FrameReader Checked(FrameReader reader)
+    {
+        if (reader is null)
+        {
+            throw new ArgumentNullException(nameof(reader));
+        }
+
+        CheckCodec(reader.Codec, nameof(reader));
+        return reader;
+    }
+
+    private static FramedConnection Checked(FramedConnection connection)
+    {
+        if (connection is null)
+        {
+            throw new ArgumentNullException(nameof(connection));
+        }
+
+        CheckCodec(connection.Codec, nameof(connection));
+        return connection;
+    }
+
+    /// <summary>A reader of another layout would read lengths and sequence ids from the wrong bytes: refuse it at once.</summary>
+    private static void CheckCodec(IFrameCodec codec, string paramName)
+    {
+        if (codec is not ILengthFieldCodec { LengthField: { FieldWidth: 3, Endianness: Codecs.Endianness.LittleEndian, FieldOffset: 0, HeaderLength: 4, Adjustment: 0 } })
+        {
+            ThrowHelper.ThrowArgument(paramName, string.Format(CultureInfo.InvariantCulture,
+                "The {0} frames with {1}; MySQL packets need a 3-byte little-endian length at offset 0 of a 4-byte header: use MySql.Codec.",
+                paramName, codec));
+        }
+    }
 
     private bool TryAddPacket(in Frame frame, out MySqlMessage message)
     {
