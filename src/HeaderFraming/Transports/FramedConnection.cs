@@ -18,7 +18,7 @@ namespace HeaderFraming;
 /// a pipe stream), any connected <see cref="Socket"/>, or an existing <see cref="IDuplexPipe"/>: whole frames in, whole frames out.
 /// </summary>
 /// <remarks>
-/// <para><b>Reading</b> is for one consumer at a time: <see cref="ReadFrameAsync"/> returns frames whose payloads are slices of
+/// <para><b>Reading</b> is for one consumer at a time: <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> returns frames whose payloads are slices of
 /// the connection's buffers, valid until the next read (see <see cref="FrameReader"/>).</para>
 /// <para><b>Sending</b> is safe from many tasks at once: each <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
 /// writes its whole frame atomically (frames never interleave), <b>in the order the calls were made</b> (un-awaited calls
@@ -231,7 +231,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
         return Create(socket, codec, options);
     }
 
-    /// <summary>Reads the next frame. See <see cref="FrameReader.ReadFrameAsync"/>: the frame is valid until the next read.</summary>
+    /// <summary>Reads the next frame. See <see cref="FrameReader.ReadFrameAsync(System.Threading.CancellationToken)"/>: the frame is valid until the next read.</summary>
     /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
     /// <returns>The frame, or <see cref="FrameReadResult.IsCompleted"/> when the peer closed between two frames.</returns>
     /// <exception cref="FrameException">The peer sent a malformed, too large or truncated frame.</exception>
@@ -257,7 +257,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
 
     /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
     /// <see cref="FrameReader.TryReadFrame(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>: the fastest way to drain
-    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync"/>).</summary>
+    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>).</summary>
     /// <param name="header">The header, valid until the next read.</param>
     /// <param name="payload">The payload, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
