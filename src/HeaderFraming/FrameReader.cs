@@ -238,7 +238,7 @@ public sealed partial class FrameReader
         }
     }
 
-    private void ThrowIfReadPending()
+    internal void ThrowIfReadPending()
     {
         if (Volatile.Read(ref _waitState) == Waiting)
         {
@@ -502,6 +502,27 @@ public sealed partial class FrameReader
         return _reader;
     }
 
+    /// <summary>
+    /// A connection's detach, after its receive loop ended: takes every byte after the last frame returned (buffered here and
+    /// still in the pipe) as one copy, completes the pipe reader, and detaches.
+    /// </summary>
+    internal byte[] DetachUnconsumed()
+    {
+        ThrowIfReadPending();
+        ReleaseBuffer();
+        _detached = true;
+        _timeouts?.Dispose();
+        byte[] unconsumed = Array.Empty<byte>();
+        if (_reader.TryRead(out ReadResult result))
+        {
+            unconsumed = result.Buffer.ToArray();
+            _reader.AdvanceTo(result.Buffer.End);
+        }
+
+        _reader.Complete();
+        return unconsumed;
+    }
+
     /// <summary>Gives the last buffer back to the pipe, consuming only what was returned (nothing examined beyond it).</summary>
     private void ReleaseBuffer()
     {
@@ -544,6 +565,9 @@ public sealed partial class FrameReader
         return ReadRawCoreAsync(read, cancellationToken);
     }
 
+#if NET
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+#endif
     private async ValueTask<ReadOnlySequence<byte>> ReadRawCoreAsync(RawRead read, CancellationToken cancellationToken)
     {
         while (true)
@@ -562,7 +586,18 @@ public sealed partial class FrameReader
 
             // A skip in progress is waited out first; then Exactly and Peek wait for their count, Until for any new byte.
             int minimum = _pendingHeaderLength == Skipping || read.Kind == RawReadKind.Until ? 0 : read.Count;
-            WaitOutcome outcome = await WaitAsync(minimum, buffered, cancellationToken).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await BeginWait(minimum, buffered, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                OnWaitFailed();
+                throw;
+            }
+
+            WaitOutcome outcome = EndWait(result);
             if (outcome == WaitOutcome.Canceled)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -999,7 +1034,18 @@ public sealed partial class FrameReader
             // With a header parsed and its payload still arriving, wait for the whole frame at once: one wake-up instead of
             // one per segment, and a Pipe does not pause its writer below that size, so a frame larger than the pipe's pause
             // threshold cannot deadlock.
-            WaitOutcome outcome = await WaitAsync(WaitsForWholeFrame ? (int)(_pendingHeaderLength + _pendingPayloadLength + _trailerLength) : 0, buffered, cancellationToken).ConfigureAwait(false);
+            ReadResult result;
+            try
+            {
+                result = await BeginWait(WaitsForWholeFrame ? (int)(_pendingHeaderLength + _pendingPayloadLength + _trailerLength) : 0, buffered, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                OnWaitFailed();
+                throw;
+            }
+
+            WaitOutcome outcome = EndWait(result);
             if (outcome == WaitOutcome.Canceled)
             {
                 return FrameReadResult.Canceled;
@@ -1026,15 +1072,14 @@ public sealed partial class FrameReader
     }
 
     /// <summary>
-    /// The one wait for bytes of every read: keeps what is buffered (consumed = the next frame's start), then either marks it
-    /// all examined and waits for any new byte (<paramref name="minimumBytes"/> 0), or marks nothing examined and waits until
-    /// <paramref name="minimumBytes"/> unconsumed bytes are there (a <see cref="Pipe"/> counts only unexamined bytes towards
-    /// its minimum). A connection's abort ends the wait with its exception; timeouts are armed meanwhile.
+    /// Starts the one wait for bytes of every read: keeps what is buffered (consumed = the next frame's start), then either
+    /// marks it all examined and waits for any new byte (<paramref name="minimumBytes"/> 0), or marks nothing examined and
+    /// waits until <paramref name="minimumBytes"/> unconsumed bytes are there (a <see cref="Pipe"/> counts only unexamined
+    /// bytes towards its minimum). Timeouts are armed meanwhile. The caller awaits the read in a try block, calls
+    /// <see cref="OnWaitFailed"/> if it throws, and <see cref="EndWait"/> with its result. (Not an async method of its own:
+    /// a nested state machine would resume through the caller's synchronization context on netstandard2.0.)
     /// </summary>
-#if NET
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-#endif
-    private async ValueTask<WaitOutcome> WaitAsync(int minimumBytes, long buffered, CancellationToken cancellationToken)
+    private ValueTask<ReadResult> BeginWait(int minimumBytes, long buffered, CancellationToken cancellationToken)
     {
         if (_hasBuffer)
         {
@@ -1050,25 +1095,23 @@ public sealed partial class FrameReader
         }
 
         _timeouts?.Arm(_offset, buffered);
-        ReadResult result;
-        try
-        {
-            result = await (minimumBytes > 0 ? _reader.ReadAtLeastAsync(minimumBytes, cancellationToken) : _reader.ReadAsync(cancellationToken)).ConfigureAwait(false);
-        }
-        catch
-        {
-            if (LeaveWait())
-            {
-                ThrowAborted();
-            }
+        return minimumBytes > 0 ? _reader.ReadAtLeastAsync(minimumBytes, cancellationToken) : _reader.ReadAsync(cancellationToken);
+    }
 
-            throw;
-        }
-        finally
+    /// <summary>A wait of <see cref="BeginWait"/> threw: a connection's abort becomes its exception.</summary>
+    private void OnWaitFailed()
+    {
+        _timeouts?.Disarm();
+        if (LeaveWait())
         {
-            _timeouts?.Disarm();
+            ThrowAborted();
         }
+    }
 
+    /// <summary>A wait of <see cref="BeginWait"/> completed: takes the new buffer and says why the wait ended.</summary>
+    private WaitOutcome EndWait(in ReadResult result)
+    {
+        _timeouts?.Disarm();
         if (LeaveWait())
         {
             ThrowAborted();

@@ -61,10 +61,13 @@ internal sealed class TransportPipe : IDuplexPipe
     private readonly bool _writesDirectly;
     private readonly PipeWriter _output;
     private Pipe? _outbound;
-    private readonly CancellationTokenSource? _abort;
+    private readonly CancellationTokenSource _abort;
     private long _bytesReceived;
     private long _bytesSent;
     private volatile bool _disposing;
+
+    // Set by StopForDetachAsync: the loops stop without closing, shutting down or faulting the transport.
+    private volatile bool _detaching;
 
     /// <summary>1 while the send loop is inside a transport send, until its outcome (<see cref="SendFault"/>) is recorded.</summary>
     private int _sendInFlight;
@@ -88,9 +91,9 @@ internal sealed class TransportPipe : IDuplexPipe
         _leaveOpen = leaveOpen;
         _lifetime = lifetime;
 
-        // A transport left open is not closed on dispose, so its pending operations must be cancellable; one that is
-        // closed needs no token (closing aborts them), which saves a registration per receive.
-        _abort = leaveOpen ? new CancellationTokenSource() : null;
+        // Pending operations must be cancellable: a transport left open is not closed on dispose, and any connection can be
+        // detached (its transport handed back, open, with every byte received).
+        _abort = new CancellationTokenSource();
         _waitForData = options.WaitForDataBeforeAllocatingBuffer && io.CanWaitForData;
         MemoryPool<byte> pool = options.MemoryPool ?? BlockMemoryPool.Default;
 
@@ -202,7 +205,7 @@ internal sealed class TransportPipe : IDuplexPipe
     public async ValueTask DisposeAsync()
     {
         _disposing = true;
-        _abort?.Cancel();
+        _abort.Cancel();
         Volatile.Read(ref _outbound)?.Reader.CancelPendingRead();
         _inbound.Writer.CancelPendingFlush();
         if (!_leaveOpen || _io is PipeReaderTransportIO)
@@ -219,8 +222,29 @@ internal sealed class TransportPipe : IDuplexPipe
             Volatile.Read(ref _outbound)?.Writer.Complete();
             _inbound.Reader.Complete();
             (_io as PipeReaderTransportIO)?.Complete();
-            _abort?.Dispose();
+            _abort.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Marks the transport as being detached, so that the end of sending (the next step: the connection's sender completes
+    /// the outbound pipe) does not shut its send side down.
+    /// </summary>
+    public void BeginDetach() => _detaching = true;
+
+    /// <summary>
+    /// The receive half of a detach, after every send went out: cancels the pending receive (a cancelled receive takes no
+    /// bytes) and waits for the receive loop to end, so that every byte it took from the transport is in the inbound pipe,
+    /// whose writer it completes. The transport is neither closed nor shut down.
+    /// </summary>
+    /// <remarks>Where receives cannot be cancelled (a left-open socket on netstandard2.0), the loop waits with a zero-byte
+    /// receive, which takes no bytes, and stops after it: the wait for the loop is then bounded, not the loop.</remarks>
+    public async Task StopForDetachAsync()
+    {
+        _detaching = true;
+        _abort.Cancel();
+        await TaskHelpers.WaitAtMostAsync(ReceiveLoop, s_loopExitWait).ConfigureAwait(false);
+        (_io as PipeReaderTransportIO)?.ReleaseForDetach();
     }
 
     private async Task RunReceiveLoopAsync()
@@ -229,7 +253,7 @@ internal sealed class TransportPipe : IDuplexPipe
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
 #endif
         PipeWriter writer = _inbound.Writer;
-        CancellationToken abort = _abort?.Token ?? default;
+        CancellationToken abort = _abort.Token;
         int readSize = Math.Min(InitialReadSize, _maxReadSize);
         bool lastReadFilled = false;
         int blockLeft = 0;
@@ -285,7 +309,11 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
             }
 
-            if (endOfStream && await ResetTakenBySendAsync().ConfigureAwait(false) is Exception reset)
+            if (_detaching)
+            {
+                // Stopped for a detach: the transport goes on, with its next bytes unread.
+            }
+            else if (endOfStream && await ResetTakenBySendAsync().ConfigureAwait(false) is Exception reset)
             {
                 // The end of this stream is that reset: every frame received is still delivered, then the fault.
                 ReceiveFault = reset;
@@ -296,9 +324,9 @@ internal sealed class TransportPipe : IDuplexPipe
                 _lifetime.TrySet(ConnectionShutdownReason.PeerClosed);
             }
         }
-        catch (Exception) when (_disposing)
+        catch (Exception) when (_disposing || _detaching)
         {
-            // Disposed: the reader is going away.
+            // Disposed: the reader is going away; or detached: the cancelled receive took no bytes.
         }
         catch (Exception ex)
         {
@@ -357,7 +385,7 @@ internal sealed class TransportPipe : IDuplexPipe
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
 #endif
         PipeReader reader = _outbound!.Reader;
-        CancellationToken abort = _abort?.Token ?? default;
+        CancellationToken abort = _abort.Token;
         try
         {
             while (true)
@@ -386,7 +414,7 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
             }
 
-            if (!_disposing && !_leaveOpen)
+            if (!_disposing && !_leaveOpen && !_detaching)
             {
                 await _io.ShutdownSendAsync().ConfigureAwait(false);
             }

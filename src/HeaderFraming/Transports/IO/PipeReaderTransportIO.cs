@@ -40,6 +40,17 @@ internal sealed class PipeReaderTransportIO(PipeReader input) : TransportIO
         return (int)Math.Min(_buffer.Length, int.MaxValue);
     }
 
+    /// <summary>For a detach, after the receive loop ended: gives back a buffer held between a wait and a receive
+    /// unconsumed, so the transport's next reader gets those bytes.</summary>
+    public void ReleaseForDetach()
+    {
+        if (_holding)
+        {
+            _holding = false;
+            _input.AdvanceTo(_buffer.Start);
+        }
+    }
+
     public override async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
