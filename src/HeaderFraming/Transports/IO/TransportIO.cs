@@ -17,9 +17,9 @@ internal abstract class TransportIO
     /// transport honours). When <see langword="false"/> the receive loop goes straight to <see cref="ReceiveAsync"/>.</summary>
     public abstract bool CanWaitForData { get; }
 
-    /// <summary>Whether a pending <see cref="ReceiveAsync"/> ends when its token is cancelled. When it cannot (a left-open
-    /// socket on netstandard2.0), the receive loop waits with a zero-byte receive before every read and stops after it once
-    /// aborted, so that a receive left behind by a disposed connection never takes bytes meant for the socket's next owner.</summary>
+    /// <summary>Whether a pending <see cref="ReceiveAsync"/> ends when its token is cancelled. When it cannot (a socket on
+    /// netstandard2.0), the receive loop waits with a zero-byte receive before every read and stops after it once aborted, so
+    /// that a receive left behind by a disposed or detached connection never takes bytes meant for the socket's next owner.</summary>
     public virtual bool ReceivesAreCancelable => true;
 
     /// <summary>Waits until bytes can be received (or the end of the stream is there), holding no buffer while it waits.</summary>
