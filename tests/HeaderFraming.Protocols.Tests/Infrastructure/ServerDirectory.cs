@@ -12,7 +12,9 @@ public sealed class ServerDirectory : IDisposable
     /// (and its group of the same name), so a server that drops to it can write there.</summary>
     public static async Task<ServerDirectory> CreateAsync(string name, string? owner = null)
     {
-        var directory = new ServerDirectory(Directory.CreateTempSubdirectory($"hf-{name}.").FullName);
+        // mktemp, not Directory.CreateTempSubdirectory: that honours TMPDIR, which may be a directory the server's user cannot
+        // enter, or long enough to push a Unix socket path past its 108 bytes.
+        var directory = new ServerDirectory((await ServerHost.RunAsync("mktemp", ["-d", $"/tmp/hf-{name}.XXXXXX"], TimeSpan.FromSeconds(10))).Trim());
         try
         {
             await directory.ChownAsync(owner);

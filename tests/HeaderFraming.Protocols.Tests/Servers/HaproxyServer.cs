@@ -62,7 +62,13 @@ public sealed class HaproxyServer : IAsyncDisposable
         {
             return await ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
             {
-                (int port, int readinessPort) = (Loopback.FreePort(), Loopback.FreePort());
+                int port = Loopback.FreePort();
+                while (port == backendPort)
+                {
+                    port = Loopback.FreePort();
+                }
+
+                int readinessPort = Loopback.FreePort();
                 while (readinessPort == port || readinessPort == backendPort)
                 {
                     readinessPort = Loopback.FreePort();
