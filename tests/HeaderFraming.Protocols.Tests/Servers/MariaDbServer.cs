@@ -18,7 +18,8 @@ namespace HeaderFraming.Protocols.Tests.Servers;
 /// <para>The user is created by <c>--extra-file</c>, which runs with the grant tables off: its first statement is
 /// <c>FLUSH PRIVILEGES</c>, without which <c>CREATE USER</c> fails with error 1290 and the install aborts.</para>
 /// <para>For setup a test cannot do over the wire, <see cref="ExecuteSqlAsRootAsync"/> runs SQL as MariaDB's root through
-/// the server's Unix socket (the OS user that installed the data directory logs in as it by unix_socket).</para>
+/// the server's Unix socket: OS root logs in as MariaDB's root by unix_socket; when not root, the install makes the
+/// current OS user an account with all privileges by unix_socket (<c>--auth-root-socket-user</c>).</para>
 /// </remarks>
 public sealed class MariaDbServer : IAsyncDisposable
 {
@@ -77,12 +78,16 @@ public sealed class MariaDbServer : IAsyncDisposable
 
                 """);
             string[] asUser = ServerHost.IsRoot ? [$"--user={OsUser}"] : [];
+
+            // Not root (a developer's machine), the install's two unix_socket accounts would both be root@localhost, which
+            // only OS root can use: the second one is the current user instead, so ExecuteSqlAsRootAsync works there too.
+            string[] socketUser = ServerHost.IsRoot ? [] : [$"--auth-root-socket-user={Environment.UserName}"];
             try
             {
                 await ServerHost.RunAsync(
                     "mariadb-install-db",
                     ["--no-defaults", .. s_small, $"--datadir={directory.File("data")}", .. asUser, "--skip-test-db", "--skip-name-resolve",
-                     $"--extra-file={init}"],
+                     .. socketUser, $"--extra-file={init}"],
                     s_installTimeout);
             }
             catch (InvalidOperationException e)
@@ -121,7 +126,8 @@ public sealed class MariaDbServer : IAsyncDisposable
         }
     }
 
-    /// <summary>Runs <paramref name="sql"/> as MariaDB's root through <see cref="SocketPath"/> with the <c>mariadb</c> client
+    /// <summary>Runs <paramref name="sql"/> with all privileges (MariaDB's root, or the current OS user's account when not root)
+    /// through <see cref="SocketPath"/> with the <c>mariadb</c> client
     /// (<c>--batch --skip-column-names</c>) and returns what it printed: one line per row, columns separated by tabs.</summary>
     public Task<string> ExecuteSqlAsRootAsync(string sql)
         => ServerHost.RunAsync(
