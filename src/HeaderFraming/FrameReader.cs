@@ -81,8 +81,8 @@ public sealed partial class FrameReader
     private long _pendingPayloadLength;
     private const int Skipping = int.MaxValue;
 
-    // The bytes of an oversized frame still to be discarded as they arrive (FrameReaderOptions.SkipOversizedFrames).
-    private long _skipRemaining;
+    // Oversized frames discarded (FrameReaderOptions.SkipOversizedFrames); while Skipping, _pendingPayloadLength counts
+    // the bytes of the current one still to be discarded as they arrive.
     private long _framesSkipped;
 
     // Detach handed the pipe back: every later read throws.
@@ -962,7 +962,7 @@ public sealed partial class FrameReader
     private void StartSkipping(long length)
     {
         _pendingHeaderLength = Skipping;
-        _skipRemaining = length;
+        _pendingPayloadLength = length;
         Interlocked.Increment(ref _framesSkipped);
         FramingMetrics.FrameSkipped();
     }
@@ -973,11 +973,11 @@ public sealed partial class FrameReader
     {
         Debug.Assert(_pendingHeaderLength == Skipping);
         ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
-        long count = Math.Min(remaining.Length, _skipRemaining);
+        long count = Math.Min(remaining.Length, _pendingPayloadLength);
         SetPosition(remaining.GetPosition(count));
         _offset += count;
-        _skipRemaining -= count;
-        if (_skipRemaining != 0)
+        _pendingPayloadLength -= count;
+        if (_pendingPayloadLength != 0)
         {
             return false;
         }
@@ -1156,7 +1156,7 @@ public sealed partial class FrameReader
         ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
         if (_pendingHeaderLength == Skipping)
         {
-            return new FrameTruncatedException(buffered, _skipRemaining, default);
+            return new FrameTruncatedException(buffered, _pendingPayloadLength, default);
         }
 
         long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength + _trailerLength;

@@ -63,19 +63,16 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     // applies in call order, after the sends called before it (queued or not).
     private volatile SendFraming _sendFraming;
 
-    // What was wrapped (a Stream, a Socket or an IDuplexPipe), for a detach to hand back.
-    private readonly object _wrapped;
     private int _detaching;
     private readonly OrderedFrameSender _sender;
     private readonly TransportPipe _transport;
     private readonly ConnectionLifetime _lifetime;
     private int _disposed;
 
-    private FramedConnection(TransportIO io, PipeWriter? directOutput, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions? options, object wrapped)
+    private FramedConnection(TransportIO io, PipeWriter? directOutput, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions? options)
     {
         options ??= new FramedConnectionOptions();
-        _wrapped = wrapped;
-        _sendFraming = new SendFraming(codec, long.MaxValue);
+        _sendFraming = SendFraming.Unlimited(codec);
         _lifetime = new ConnectionLifetime();
         long coalescingBytes = CoalescingBytes(options);
         _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
@@ -111,7 +108,16 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     public IFrameCodec SendCodec
     {
         get => _sendFraming.Codec;
-        set => _sendFraming = new SendFraming(value ?? throw new ArgumentNullException(nameof(value)), _sendFraming.MaxFrameLength);
+        set
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(nameof(value));
+            }
+
+            long limit = _sendFraming.MaxFrameLength;
+            _sendFraming = limit == long.MaxValue ? SendFraming.Unlimited(value) : new SendFraming(value, limit);
+        }
     }
 
     /// <summary>The largest payload a read accepts (see <see cref="FrameReader.MaxFrameLength"/>); starts as
@@ -194,7 +200,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             ThrowHelper.ThrowArgument(nameof(stream), "The stream must be readable and writable.");
         }
 
-        return new FramedConnection(new StreamTransportIO(stream, socket: null), directOutput: null, leaveOpen, codec, options, stream);
+        return new FramedConnection(new StreamTransportIO(stream, socket: null), directOutput: null, leaveOpen, codec, options);
     }
 
     /// <summary>Frames a connected <paramref name="socket"/>: receives and sends go straight to the socket (zero-byte receives
@@ -216,7 +222,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(new SocketTransportIO(socket, leaveOpen), directOutput: null, leaveOpen, codec, options, socket);
+        return new FramedConnection(new SocketTransportIO(socket, leaveOpen), directOutput: null, leaveOpen, codec, options);
     }
 
     /// <summary>Frames an existing duplex pipe, e.g. Kestrel's <c>ConnectionContext.Transport</c>. Frames are written straight
@@ -240,7 +246,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(new PipeReaderTransportIO(transport.Input), transport.Output, leaveOpen: false, codec, options, transport);
+        return new FramedConnection(new PipeReaderTransportIO(transport), transport.Output, leaveOpen: false, codec, options);
     }
 
     /// <summary>Connects a TCP socket (with <see cref="Socket.NoDelay"/>, since the connection coalesces small frames itself) and frames it.</summary>
@@ -572,7 +578,8 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             FramingMetrics.ConnectionClosed();
         }
 
-        return new DetachedTransport(unconsumed, _wrapped as Stream, _wrapped as Socket, _wrapped as IDuplexPipe);
+        object wrapped = _transport.Wrapped;
+        return new DetachedTransport(unconsumed, wrapped as Stream, wrapped as Socket, wrapped as IDuplexPipe);
     }
 
     /// <summary>Serializes <paramref name="value"/> straight into the connection's buffer behind a back-patched header (no
@@ -745,6 +752,10 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <summary>The codec and send limit a send was called with (immutable: a change makes a new one).</summary>
     private sealed class SendFraming
     {
+        // The framing of a codec without a send limit, shared by every connection created with that codec (a connection
+        // holds a reference, not a copy: 40 bytes of every idle connection).
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IFrameCodec, SendFraming> s_unlimited = new();
+
         private readonly bool _requiresHeader;
 
         public SendFraming(IFrameCodec codec, long maxFrameLength)
@@ -757,6 +768,9 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
         public IFrameCodec Codec { get; }
 
         public long MaxFrameLength { get; }
+
+        public static SendFraming Unlimited(IFrameCodec codec)
+            => s_unlimited.GetValue(codec, static c => new SendFraming(c, long.MaxValue));
 
         /// <summary>Refuses at the call, before anything is queued, a send the writer would refuse.</summary>
         public void Check(bool header, long payloadLength)

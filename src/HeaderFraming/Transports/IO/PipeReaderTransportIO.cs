@@ -13,9 +13,11 @@ namespace HeaderFraming.Transports.IO;
 /// A read is pending on the transport's pipe at every moment the receive loop is not copying; it holds none of the
 /// connection's memory while it waits.
 /// </summary>
-internal sealed class PipeReaderTransportIO(PipeReader input) : TransportIO
+internal sealed class PipeReaderTransportIO(IDuplexPipe transport) : TransportIO
 {
-    private readonly PipeReader _input = input;
+    private readonly PipeReader _input = transport.Input;
+
+    public override object Wrapped => transport;
     private ValueTask<ReadResult> _nextRead;
     private bool _readStarted;
     private ReadOnlySequence<byte> _buffer;

@@ -22,7 +22,12 @@ internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : Transpo
     private readonly Socket _socket = socket;
     private List<ArraySegment<byte>>? _gather;
 
+    public override object Wrapped => _socket;
+
     public override bool CanWaitForData => true;
+
+    /// <inheritdoc />
+    public override bool ZeroByteWaitsCanBeAbandoned => true;
 
 #if !NET
     /// <inheritdoc />

@@ -22,6 +22,15 @@ internal abstract class TransportIO
     /// that a receive left behind by a disposed or detached connection never takes bytes meant for the socket's next owner.</summary>
     public virtual bool ReceivesAreCancelable => true;
 
+    /// <summary>Whether a pending <see cref="WaitForDataAsync"/> may be left behind when the connection stops (a dispose, a
+    /// detach) while the transport lives on: a socket's zero-byte receive takes no bytes, and the socket's next receive
+    /// queues behind it. Not a stream's (two reads of a stream may not overlap) nor a pipe's. When <see langword="true"/>
+    /// the wait is given no token.</summary>
+    public virtual bool ZeroByteWaitsCanBeAbandoned => false;
+
+    /// <summary>What the connection wraps (a Stream, a Socket, an IDuplexPipe), for a detach to hand back.</summary>
+    public abstract object Wrapped { get; }
+
     /// <summary>Waits until bytes can be received (or the end of the stream is there), holding no buffer while it waits.</summary>
     /// <returns>How many bytes are known to be waiting, or 0 when the transport does not say.</returns>
     public abstract ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken);
