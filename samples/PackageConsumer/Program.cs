@@ -20,6 +20,7 @@ int failures = 0;
 
 await QuickStartAsync();
 await CustomLengthFieldCodecAsync();
+await SwitchFramingCheckAsync();
 
 using var listener = new TcpListener(IPAddress.Loopback, 0);
 listener.Start();
@@ -197,15 +198,46 @@ async Task CustomLengthFieldCodecAsync()
     var codec = new TypeAndLengthCodec();
     var pipe = new Pipe();
     var writer = new FrameWriter(pipe.Writer, codec);
-    writer.Write("custom"u8);
+    writer.Write([(byte)'T', 0, 0, 0], "custom"u8); // the type byte is the caller's: a write without it is refused
     await writer.FlushAsync();
     writer.Complete();
     ReadResult raw = await pipe.Reader.ReadAsync();
     byte[] wire = raw.Buffer.ToArray();
     pipe.Reader.AdvanceTo(raw.Buffer.Start);
     FrameReadResult result = await new FrameReader(pipe.Reader, codec).ReadFrameAsync();
-    Check(wire.Length == 10 && wire[1] == 6 && wire[2] == 0 && wire[3] == 0, "a 3-byte little-endian length at offset 1");
+    Check(wire.Length == 10 && wire[0] == (byte)'T' && wire[1] == 6 && wire[2] == 0 && wire[3] == 0, "a 3-byte little-endian length at offset 1");
     Check(result.HasFrame && result.Frame.IsContiguous && Encoding.ASCII.GetString(result.Frame.PayloadSpan) == "custom", "a frame of a custom ILengthFieldCodec");
+}
+
+async Task SwitchFramingCheckAsync()
+{
+    var toServer = new Pipe();
+    var toClient = new Pipe();
+    await using FramedConnection client = FramedConnection.Create(new DuplexPipe(toClient.Reader, toServer.Writer), AsciiDecimalCodec.Default);
+    await using FramedConnection server = FramedConnection.Create(new DuplexPipe(toServer.Reader, toClient.Writer), AsciiDecimalCodec.Default);
+    string seen = await SwitchFramingAsync(client, server);
+    Check(seen == "HELLO/1 user=alice Q SELECT 1", "a raw preface, a frame of another codec, then typed frames: " + seen);
+}
+
+// Switching framing on one connection: a raw preface, a startup message framed differently, then typed frames.
+static async Task<string> SwitchFramingAsync(FramedConnection client, FramedConnection server)
+{
+    IFrameCodec lengthOnly = BinaryLengthCodec.UInt32BigEndian;                              // the startup message
+    IFrameCodec typed = new BinaryLengthCodec(4, Endianness.BigEndian, fieldOffset: 1, headerLength: 5); // type, length
+    client.SendCodec = typed;                                                                // every later send
+    server.ReceiveCodec = typed;                                                             // every later read
+
+    await client.SendRawAsync("HELLO/1\n"u8.ToArray());                                     // raw bytes, in call order
+    await client.SendAsync(lengthOnly, default, "user=alice"u8.ToArray());                  // one frame, another codec
+    await client.SendAsync(new byte[] { (byte)'Q', 0, 0, 0, 0 }, "SELECT 1"u8.ToArray());   // the type byte is ours
+
+    ReadOnlySequence<byte> preface = await server.ReadUntilAsync("\n"u8.ToArray(), maxLength: 64);
+    string hello = Encoding.ASCII.GetString(preface.ToArray()).TrimEnd('\n');                // valid until the next read
+    FrameReadResult startup = await server.ReadFrameAsync(lengthOnly);                       // one read, another codec
+    string user = Encoding.ASCII.GetString(startup.Frame.Payload.ToArray());
+    FrameReadResult query = await server.ReadFrameAsync();                                   // the typed codec again
+    char type = (char)query.Frame.HeaderSpan[0];
+    return $"{hello} {user} {type} {Encoding.ASCII.GetString(query.Frame.Payload.ToArray())}";
 }
 
 // The fastest loop: drain contiguous frames as spans, await only when nothing is left.
@@ -274,3 +306,4 @@ internal sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexP
 
     public PipeWriter Output { get; } = output;
 }
+

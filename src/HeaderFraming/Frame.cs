@@ -11,7 +11,7 @@ namespace HeaderFraming;
 /// <summary>One frame: its header and its payload, as slices of the pipe's own buffers (nothing is copied).</summary>
 /// <remarks>
 /// <para><b>Lifetime:</b> the memory behind the frame belongs to the pipe. It stays valid until the next call to
-/// <see cref="FrameReader.ReadFrameAsync"/> or <see cref="FrameReader.TryReadFrame(out Frame)"/> (or until the reader is
+/// <see cref="FrameReader.ReadFrameAsync(System.Threading.CancellationToken)"/> or <see cref="FrameReader.TryReadFrame(out Frame)"/> (or until the reader is
 /// completed). Copy what you need to keep (<c>frame.Payload.ToArray()</c>) before reading again.</para>
 /// <para>A frame is four words — where it starts, how long it and its header are, its stream offset — so it costs little
 /// to return and copy; <see cref="Header"/> and <see cref="Payload"/> are built when asked for. Almost every frame smaller

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 
 namespace HeaderFraming;
 
-/// <summary>The outcome of <see cref="FrameReader.ReadFrameAsync"/>: a frame, or the end of the stream, or a cancelled read.
+/// <summary>The outcome of <see cref="FrameReader.ReadFrameAsync(System.Threading.CancellationToken)"/>: a frame, or the end of the stream, or a cancelled read.
 /// Mirrors <see cref="System.IO.Pipelines.ReadResult"/>.</summary>
 /// <remarks>It is exactly as big as a <see cref="HeaderFraming.Frame"/> (its flags live in the frame's spare bits), so a
 /// read that completes synchronously copies four words.</remarks>

@@ -17,9 +17,9 @@ namespace HeaderFraming;
 /// nothing is copied and nothing is allocated per frame.
 /// </summary>
 /// <remarks>
-/// <para><b>Lifetime:</b> a frame is valid until the next call to <see cref="ReadFrameAsync"/> or <see cref="TryReadFrame(out Frame)"/>.</para>
+/// <para><b>Lifetime:</b> a frame is valid until the next call to <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> or <see cref="TryReadFrame(out Frame)"/>.</para>
 /// <para>The reader decodes every complete frame already buffered before it asks the pipe for more, so
-/// <see cref="ReadFrameAsync"/> completes synchronously whenever a frame is waiting. It parses each header once, checks
+/// <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> completes synchronously whenever a frame is waiting. It parses each header once, checks
 /// <see cref="FrameReaderOptions.MaxFrameLength"/> before buffering any payload, and tells the pipe it examined everything it
 /// holds, so the pipe wakes it only when new bytes arrive (it never spins).</para>
 /// <para>A <see cref="FrameReader"/> is not thread-safe: one reader at a time, as with <see cref="PipeReader"/>.</para>
@@ -38,21 +38,27 @@ namespace HeaderFraming;
 public sealed partial class FrameReader
 {
     private readonly PipeReader _reader;
-    private readonly IFrameCodec _codec;
-    private readonly long _maxFrameLength;
+    private IFrameCodec _codec;
+    private long _maxFrameLength;
+    private readonly bool _skipOversizedFrames;
 
-    // A codec that declares its length field (ILengthFieldCodec) is decoded inline: _layoutHeaderLength > 0.
-    private readonly int _layoutHeaderLength;
-    private readonly int _layoutFieldOffset;
-    private readonly int _layoutFieldWidth;
-    private readonly LengthFieldKind _layoutKind;
-    private readonly bool _layoutAlwaysValid;
-    private readonly long _layoutAdjustment;
-    private readonly LengthFieldLayout? _layout;
+    // A codec that declares its length field (ILengthFieldCodec) is decoded inline: _layoutHeaderLength > 0. Set by
+    // ApplyCodec (the codec can change between frames).
+    private int _layoutHeaderLength;
+    private int _layoutFieldOffset;
+    private int _layoutFieldWidth;
+    private LengthFieldKind _layoutKind;
+    private bool _layoutAlwaysValid;
+    private long _layoutAdjustment;
+    private LengthFieldLayout? _layout;
 
     // 4 or 2 when the layout is a plain big-endian prefix (offset 0, the whole header, no adjustment: Kafka, DNS), the
     // commonest shape, decoded with no lookups at all; 0 otherwise.
-    private readonly int _plainPrefixWidth;
+    private int _plainPrefixWidth;
+
+    // The codec's fixed trailer (IFrameTrailerCodec), checked by the slow path only; null and 0 for every other codec.
+    private byte[]? _trailer;
+    private int _trailerLength;
 
     // Fast path: the segment holding the next frame, as an array slice when the memory is array-backed, else as a memory
     // manager's block (or neither: slow path only). _segment is null when there is no fast path.
@@ -69,9 +75,18 @@ public sealed partial class FrameReader
     private long _offset;
     private long _framesRead;
 
-    // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data).
+    // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data); Skipping while an oversized
+    // frame is being discarded (which also keeps the fast path away from its bytes).
     private int _pendingHeaderLength = -1;
     private long _pendingPayloadLength;
+    private const int Skipping = int.MaxValue;
+
+    // Oversized frames discarded (FrameReaderOptions.SkipOversizedFrames); while Skipping, _pendingPayloadLength counts
+    // the bytes of the current one still to be discarded as they arrive.
+    private long _framesSkipped;
+
+    // Detach handed the pipe back: every later read throws.
+    private bool _detached;
 
     // The buffer of the last ReadResult; valid while _hasBuffer. The next frame starts at (_segment, _segmentIndex) for a
     // segment-based buffer, else at _position.
@@ -102,17 +117,96 @@ public sealed partial class FrameReader
     public FrameReader(PipeReader reader, IFrameCodec codec, FrameReaderOptions? options = null)
     {
         _reader = reader ?? throw new ArgumentNullException(nameof(reader));
-        _codec = codec ?? throw new ArgumentNullException(nameof(codec));
+        if (codec is null)
+        {
+            throw new ArgumentNullException(nameof(codec));
+        }
+
+        options ??= FrameReaderOptions.Default;
+        _maxFrameLength = options.MaxFrameLength;
+        _skipOversizedFrames = options.SkipOversizedFrames;
+        _codec = codec;
+        ApplyCodec(codec);
+        _timeouts = ReadTimeouts.Create(options, CancelForTimer);
+    }
+
+    /// <summary>The header format of the next frames. Setting it switches the framing at the next frame boundary: the bytes
+    /// after the last frame returned (buffered or not) are decoded with the new codec; nothing is lost or read twice.</summary>
+    /// <remarks>Every read returns whole frames, so the reader is always at a frame boundary between reads. A header the
+    /// reader had parsed while its payload arrived (a read cancelled mid-frame) is parsed again with the new codec.</remarks>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The codec's <see cref="IFrameCodec.MaxHeaderLength"/> is out of range, or it
+    /// declares a null <see cref="ILengthFieldCodec.LengthField"/> or an empty <see cref="IFrameTrailerCodec.Trailer"/>.</exception>
+    /// <exception cref="InvalidOperationException">A read is pending.</exception>
+    public IFrameCodec Codec
+    {
+        get => _codec;
+        set
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(nameof(value));
+            }
+
+            ThrowIfReadPending();
+            ApplyCodec(value);
+        }
+    }
+
+    /// <summary>The largest payload accepted, in bytes (the header, and a trailer, not counted); starts as
+    /// <see cref="FrameReaderOptions.MaxFrameLength"/>. Changeable between reads, for a limit the peer negotiates (HTTP/2's
+    /// <c>SETTINGS_MAX_FRAME_SIZE</c>): the next header is checked against the new value.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or above 2^62.</exception>
+    /// <exception cref="InvalidOperationException">A read is pending.</exception>
+    public long MaxFrameLength
+    {
+        get => _maxFrameLength;
+        set
+        {
+            FrameReaderOptions.ValidateMaxFrameLength(value);
+            ThrowIfReadPending();
+            _maxFrameLength = value;
+            ForgetParsedHeader();
+        }
+    }
+
+    /// <summary>How many oversized frames were discarded (<see cref="FrameReaderOptions.SkipOversizedFrames"/>).</summary>
+    public long FramesSkipped => Volatile.Read(ref _framesSkipped);
+
+    /// <summary>The stream offset of the next frame: how many bytes of whole frames this reader has returned.</summary>
+    public long Position => _offset;
+
+    /// <summary>Takes a codec's shape into the fields the hot path reads: the one place they are set.</summary>
+    private void ApplyCodec(IFrameCodec codec)
+    {
         if ((uint)codec.MaxHeaderLength > Frame.MaxHeaderLength)
         {
             ThrowHelper.ThrowArgument(nameof(codec), $"The codec's MaxHeaderLength ({codec.MaxHeaderLength}) is not between 0 and {Frame.MaxHeaderLength} bytes.");
         }
 
-        options ??= FrameReaderOptions.Default;
-        _maxFrameLength = options.MaxFrameLength;
+        LengthFieldLayout? layout = null;
         if (codec is ILengthFieldCodec lengthFieldCodec)
         {
-            LengthFieldLayout layout = lengthFieldCodec.LengthField ?? throw new ArgumentException("The codec's LengthField is null.", nameof(codec));
+            layout = lengthFieldCodec.LengthField ?? throw new ArgumentException("The codec's LengthField is null.", nameof(codec));
+        }
+
+        byte[]? trailer = null;
+        if (codec is IFrameTrailerCodec trailerCodec)
+        {
+            trailer = trailerCodec.Trailer.ToArray();
+            if (trailer.Length == 0)
+            {
+                ThrowHelper.ThrowArgument(nameof(codec), "The codec's Trailer is empty.");
+            }
+        }
+
+        _codec = codec;
+        _trailer = trailer;
+        _trailerLength = trailer?.Length ?? 0;
+
+        // A trailer is checked by the slow path: a codec with one is never decoded inline.
+        if (layout != null && trailer == null)
+        {
             _layout = layout;
             _layoutHeaderLength = layout.HeaderLength;
             _layoutFieldOffset = layout.FieldOffset;
@@ -124,15 +218,33 @@ public sealed partial class FrameReader
                 ? layout.FieldWidth
                 : 0;
         }
+        else
+        {
+            _layout = null;
+            _layoutHeaderLength = 0;
+            _plainPrefixWidth = 0;
+        }
 
-        _timeouts = ReadTimeouts.Create(options, CancelForTimer);
+        ForgetParsedHeader();
     }
 
-    /// <summary>The header format.</summary>
-    public IFrameCodec Codec => _codec;
+    /// <summary>Forgets a header parsed while its payload arrives, so that the next read parses it again (with a new codec or
+    /// limit); its bytes were never consumed. An oversized frame being discarded is not a parsed header: it stays discarded.</summary>
+    private void ForgetParsedHeader()
+    {
+        if (_pendingHeaderLength != Skipping)
+        {
+            _pendingHeaderLength = -1;
+        }
+    }
 
-    /// <summary>The stream offset of the next frame: how many bytes of whole frames this reader has returned.</summary>
-    public long Position => _offset;
+    internal void ThrowIfReadPending()
+    {
+        if (Volatile.Read(ref _waitState) == Waiting)
+        {
+            ThrowHelper.ThrowInvalidOperation("A read is pending: change the reader's codec or limit between reads.");
+        }
+    }
 
     /// <summary>Told when the reader latches its fault (a connection's shutdown reason).</summary>
     internal IReaderFaultObserver? FaultObserver { get; set; }
@@ -166,7 +278,7 @@ public sealed partial class FrameReader
         return ReadFrameSlowAsync(cancellationToken);
     }
 
-    /// <summary>Every other case of <see cref="ReadFrameAsync"/>: a frame in non-array memory or split across segments,
+    /// <summary>Every other case of <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>: a frame in non-array memory or split across segments,
     /// and the waits.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)
@@ -206,7 +318,7 @@ public sealed partial class FrameReader
     /// The fastest way to drain buffered frames: returns the next frame as two spans when it is already buffered in one
     /// contiguous block of the pipe's memory, which is almost every frame smaller than a pipe segment. Returns
     /// <see langword="false"/> when no complete frame is buffered <i>or</i> the next frame is split across two buffers; then
-    /// <see cref="ReadFrameAsync"/> (or <see cref="TryReadFrame(out Frame)"/>) returns it, since they handle every frame.
+    /// <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> (or <see cref="TryReadFrame(out Frame)"/>) returns it, since they handle every frame.
     /// </summary>
     /// <param name="header">The header bytes, valid until the next read.</param>
     /// <param name="payload">The payload bytes, valid until the next read.</param>
@@ -249,6 +361,358 @@ public sealed partial class FrameReader
         header = default;
         payload = default;
         return false;
+    }
+
+    /// <summary>
+    /// Reads one frame with <paramref name="codec"/> instead of <see cref="Codec"/>, which applies again to the reads after
+    /// it: a startup message framed differently from the messages after it, a PROXY protocol header.
+    /// </summary>
+    /// <param name="codec">The header format of this one frame.</param>
+    /// <param name="cancellationToken">As for <see cref="ReadFrameAsync(CancellationToken)"/>.</param>
+    /// <returns>As <see cref="ReadFrameAsync(CancellationToken)"/>.</returns>
+    /// <exception cref="ArgumentException">The codec is not usable (see <see cref="Codec"/>).</exception>
+    /// <exception cref="FrameException">As for <see cref="ReadFrameAsync(CancellationToken)"/>.</exception>
+    public ValueTask<FrameReadResult> ReadFrameAsync(IFrameCodec codec, CancellationToken cancellationToken = default)
+    {
+        if (codec is null)
+        {
+            throw new ArgumentNullException(nameof(codec));
+        }
+
+        IFrameCodec previous = _codec;
+        if (ReferenceEquals(codec, previous))
+        {
+            return ReadFrameAsync(cancellationToken);
+        }
+
+        ThrowIfReadPending();
+        ApplyCodec(codec);
+        ValueTask<FrameReadResult> read;
+        try
+        {
+            read = ReadFrameAsync(cancellationToken);
+        }
+        catch
+        {
+            ApplyCodec(previous);
+            throw;
+        }
+
+        if (read.IsCompleted)
+        {
+            ApplyCodec(previous);
+            return read;
+        }
+
+        return RestoreCodecAfterAsync(read, previous);
+    }
+
+    private async ValueTask<FrameReadResult> RestoreCodecAfterAsync(ValueTask<FrameReadResult> read, IFrameCodec previous)
+    {
+        try
+        {
+            return await read.ConfigureAwait(false);
+        }
+        finally
+        {
+            ApplyCodec(previous);
+        }
+    }
+
+    /// <summary>
+    /// Reads exactly <paramref name="count"/> raw bytes, in order with the frames: the bytes after the last frame returned,
+    /// not decoded (HTTP/2's connection preface, AMQP's protocol header, a one-byte reply). The frames after them are
+    /// decoded with <see cref="Codec"/>.
+    /// </summary>
+    /// <param name="count">How many bytes; 0 returns an empty sequence at once.</param>
+    /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
+    /// <returns>The bytes, slices of the pipe's buffers, valid until the next read.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
+    /// <exception cref="FrameTruncatedException">The stream ended before <paramref name="count"/> bytes arrived.</exception>
+    /// <exception cref="FrameTimeoutException">A timeout of <see cref="FrameReaderOptions"/> expired.</exception>
+    /// <exception cref="OperationCanceledException">The wait was cancelled (by the token or <see cref="CancelPendingRead"/>).</exception>
+    public ValueTask<ReadOnlySequence<byte>> ReadExactlyAsync(int count, CancellationToken cancellationToken = default)
+    {
+        if (count < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, "The count of bytes to read cannot be negative.");
+        }
+
+        return ReadRawAsync(new RawRead(RawReadKind.Exactly, count, default), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads raw bytes up to and including <paramref name="delimiter"/>, in order with the frames: a text preamble such as
+    /// the PROXY protocol v1 line (<c>PROXY TCP4 … \r\n</c>, at most 107 bytes).
+    /// </summary>
+    /// <param name="delimiter">The bytes that end the preamble; not empty.</param>
+    /// <param name="maxLength">The most bytes the preamble may take, delimiter included: a peer that sends more without the
+    /// delimiter faults the reader instead of making it buffer without bound.</param>
+    /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
+    /// <returns>The bytes, delimiter included, valid until the next read.</returns>
+    /// <exception cref="FrameFormatException">No delimiter within <paramref name="maxLength"/> bytes (the message shows them).</exception>
+    /// <exception cref="FrameTruncatedException">The stream ended before the delimiter.</exception>
+    /// <exception cref="OperationCanceledException">The wait was cancelled.</exception>
+    public ValueTask<ReadOnlySequence<byte>> ReadUntilAsync(ReadOnlyMemory<byte> delimiter, int maxLength, CancellationToken cancellationToken = default)
+    {
+        if (delimiter.IsEmpty)
+        {
+            ThrowHelper.ThrowArgument(nameof(delimiter), "The delimiter cannot be empty.");
+        }
+
+        if (maxLength < delimiter.Length)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(maxLength), maxLength, "The maximum length must leave room for the delimiter.");
+        }
+
+        return ReadRawAsync(new RawRead(RawReadKind.Until, maxLength, delimiter), cancellationToken);
+    }
+
+    /// <summary>
+    /// Returns the next <paramref name="count"/> bytes without consuming them (fewer only if the stream ends first): to tell
+    /// which framing comes next (a PROXY protocol signature or not, a TLS ClientHello or plain text).
+    /// </summary>
+    /// <param name="count">How many bytes to look at.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The bytes, valid until the next read; the next read returns them again.</returns>
+    /// <exception cref="OperationCanceledException">The wait was cancelled.</exception>
+    public ValueTask<ReadOnlySequence<byte>> PeekAsync(int count, CancellationToken cancellationToken = default)
+    {
+        if (count < 0)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(count), count, "The count of bytes to peek cannot be negative.");
+        }
+
+        return ReadRawAsync(new RawRead(RawReadKind.Peek, count, default), cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops framing and hands the pipe back at the frame boundary: the bytes after the last frame returned stay unconsumed
+    /// in the pipe, so whoever reads it next (another <see cref="FrameReader"/>, a TLS layer, another
+    /// protocol) gets every one of them, none twice. The frame reader cannot be used afterwards; the pipe is not completed.
+    /// </summary>
+    /// <returns>The pipe reader the frame reader was created with.</returns>
+    /// <exception cref="InvalidOperationException">A read is pending.</exception>
+    public PipeReader Detach()
+    {
+        ThrowIfReadPending();
+        ReleaseBuffer();
+        _detached = true;
+        _timeouts?.Dispose();
+        return _reader;
+    }
+
+    /// <summary>
+    /// A connection's detach, after its receive loop ended: takes every byte after the last frame returned (buffered here and
+    /// still in the pipe) as one copy, completes the pipe reader, and detaches.
+    /// </summary>
+    internal byte[] DetachUnconsumed()
+    {
+        ThrowIfReadPending();
+        ReleaseBuffer();
+        _detached = true;
+        _timeouts?.Dispose();
+        byte[] unconsumed = Array.Empty<byte>();
+        if (_reader.TryRead(out ReadResult result))
+        {
+            unconsumed = result.Buffer.ToArray();
+            _reader.AdvanceTo(result.Buffer.End);
+        }
+
+        _reader.Complete();
+        return unconsumed;
+    }
+
+    /// <summary>Gives the last buffer back to the pipe, consuming only what was returned (nothing examined beyond it).</summary>
+    private void ReleaseBuffer()
+    {
+        if (_hasBuffer)
+        {
+            SequencePosition consumed = CurrentPosition();
+            _hasBuffer = false;
+            _segment = null;
+            _reader.AdvanceTo(consumed, consumed);
+        }
+
+        ForgetParsedHeader();
+    }
+
+    private enum RawReadKind : byte
+    {
+        Exactly,
+        Until,
+        Peek,
+    }
+
+    private readonly struct RawRead(RawReadKind kind, int count, ReadOnlyMemory<byte> delimiter)
+    {
+        public RawReadKind Kind { get; } = kind;
+
+        public int Count { get; } = count;
+
+        public ReadOnlyMemory<byte> Delimiter { get; } = delimiter;
+    }
+
+    private ValueTask<ReadOnlySequence<byte>> ReadRawAsync(RawRead read, CancellationToken cancellationToken)
+    {
+        ThrowIfFaultedOrDetached();
+        ThrowIfReadPending();
+        if (TryReadRaw(read, out ReadOnlySequence<byte> bytes))
+        {
+            return new ValueTask<ReadOnlySequence<byte>>(bytes);
+        }
+
+        return ReadRawCoreAsync(read, cancellationToken);
+    }
+
+#if NET
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+#endif
+    private async ValueTask<ReadOnlySequence<byte>> ReadRawCoreAsync(RawRead read, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            long buffered = _hasBuffer ? _buffer.Slice(CurrentPosition()).Length : 0;
+            if (_hasBuffer && _isPipeCompleted)
+            {
+                ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+                if (read.Kind == RawReadKind.Peek)
+                {
+                    return remaining;
+                }
+
+                throw Fault(new FrameTruncatedException(buffered, read.Kind == RawReadKind.Exactly ? read.Count : -1, CopyHeader(remaining, 64)));
+            }
+
+            // A skip in progress is waited out first; then Exactly and Peek wait for their count, Until for any new byte.
+            int minimum = _pendingHeaderLength == Skipping || read.Kind == RawReadKind.Until ? 0 : read.Count;
+            ReadResult result;
+            try
+            {
+                result = await BeginWait(minimum, buffered, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                OnWaitFailed();
+                throw;
+            }
+
+            WaitOutcome outcome = EndWait(result);
+            if (outcome == WaitOutcome.Canceled)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                throw new OperationCanceledException("The read was cancelled by CancelPendingRead.");
+            }
+
+            if (TryReadRaw(read, out ReadOnlySequence<byte> bytes))
+            {
+                return bytes;
+            }
+
+            if (outcome == WaitOutcome.TimerFired)
+            {
+                ThrowIfTimedOut();
+            }
+        }
+    }
+
+    /// <summary>Serves a raw read from what is buffered, if it can; consumes the bytes it returns (but for a peek).</summary>
+    private bool TryReadRaw(in RawRead read, out ReadOnlySequence<byte> bytes)
+    {
+        bytes = default;
+        if (!_hasBuffer)
+        {
+            return read.Kind != RawReadKind.Until && read.Count == 0;
+        }
+
+        if (_pendingHeaderLength == Skipping && !SkipDiscarded())
+        {
+            return false;
+        }
+
+        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+        switch (read.Kind)
+        {
+            case RawReadKind.Peek:
+                if (remaining.Length < read.Count)
+                {
+                    return false;
+                }
+
+                bytes = remaining.Slice(0, read.Count);
+                return true;
+            case RawReadKind.Exactly:
+                if (remaining.Length < read.Count)
+                {
+                    return false;
+                }
+
+                bytes = remaining.Slice(0, read.Count);
+                break;
+            default:
+                long end = IndexOf(remaining.Length > read.Count ? remaining.Slice(0, read.Count) : remaining, read.Delimiter.Span);
+                if (end < 0)
+                {
+                    if (remaining.Length >= read.Count)
+                    {
+                        throw Fault(new FrameFormatException(
+                            string.Format(System.Globalization.CultureInfo.InvariantCulture, "no delimiter ({0}) in the first {1:N0} bytes of the preamble",
+                                HeaderFormatter.Escape(read.Delimiter.Span), read.Count),
+                            CopyHeader(remaining, Math.Min(read.Count, 64))));
+                    }
+
+                    return false;
+                }
+
+                bytes = remaining.Slice(0, end + read.Delimiter.Length);
+                break;
+        }
+
+        _offset += bytes.Length;
+        ForgetParsedHeader();
+        SetPosition(bytes.End);
+        return true;
+    }
+
+    /// <summary>The offset of the first whole <paramref name="delimiter"/> in <paramref name="source"/>, or -1.</summary>
+    private static long IndexOf(ReadOnlySequence<byte> source, ReadOnlySpan<byte> delimiter)
+    {
+        if (source.IsSingleSegment)
+        {
+            return source.First.Span.IndexOf(delimiter);
+        }
+
+        long skipped = 0;
+        Span<byte> candidate = delimiter.Length <= 64 ? stackalloc byte[delimiter.Length] : new byte[delimiter.Length];
+        while (source.PositionOf(delimiter[0]) is SequencePosition start)
+        {
+            ReadOnlySequence<byte> rest = source.Slice(start);
+            long offset = skipped + (source.Length - rest.Length);
+            if (rest.Length < delimiter.Length)
+            {
+                return -1;
+            }
+
+            rest.Slice(0, delimiter.Length).CopyTo(candidate);
+            if (candidate.SequenceEqual(delimiter))
+            {
+                return offset;
+            }
+
+            source = rest.Slice(1);
+            skipped = offset + 1;
+        }
+
+        return -1;
+    }
+
+    private void ThrowIfFaultedOrDetached()
+    {
+        _fault?.Throw();
+        if (_detached)
+        {
+            ThrowHelper.ThrowInvalidOperation("The frame reader was detached: its pipe belongs to its new reader.");
+        }
     }
 
     /// <summary>
@@ -299,7 +763,8 @@ public sealed partial class FrameReader
             }
             else
             {
-                decoded = _codec.DecodeHeader(span, out headerLength, out payload) == OperationStatus.Done;
+                // A codec with a trailer is left to the slow path, which checks the trailer.
+                decoded = _codec.DecodeHeader(span, out headerLength, out payload) == OperationStatus.Done && _trailerLength == 0;
             }
 
             if (decoded)
@@ -355,13 +820,13 @@ public sealed partial class FrameReader
     /// <summary>Reads every frame until the stream ends, as an async sequence.</summary>
     /// <param name="cancellationToken">Cancels the enumeration (so does the token passed to <c>WithCancellation</c>).</param>
     /// <returns>The frames. Each is valid only until the enumerator moves to the next one: copy what you keep.</returns>
-    /// <remarks>Ends when the stream ends between frames; throws the same exceptions as <see cref="ReadFrameAsync"/>.
+    /// <remarks>Ends when the stream ends between frames; throws the same exceptions as <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>.
     /// A cancelled read (<see cref="CancelPendingRead"/>) ends the enumeration too. A frame already buffered is returned
     /// synchronously, without an async state machine; one enumerator is allocated per call.</remarks>
     public System.Collections.Generic.IAsyncEnumerable<Frame> ReadAllAsync(CancellationToken cancellationToken = default)
         => new FrameEnumerable(this, cancellationToken);
 
-    /// <summary>Makes the pending (or next) <see cref="ReadFrameAsync"/> return <see cref="FrameReadResult.IsCanceled"/> without consuming anything.</summary>
+    /// <summary>Makes the pending (or next) <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> return <see cref="FrameReadResult.IsCanceled"/> without consuming anything.</summary>
     public void CancelPendingRead()
     {
         // Recorded so that a cancellation coalescing with a late timer's is still returned to the user.
@@ -419,54 +884,132 @@ public sealed partial class FrameReader
 
     private bool TryReadFrameSlow(out Frame frame)
     {
-        _fault?.Throw();
+        ThrowIfFaultedOrDetached();
         frame = default;
-        if (!_hasBuffer)
+        while (_hasBuffer)
         {
-            return false;
-        }
-
-        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
-        if (remaining.IsEmpty)
-        {
-            return false;
-        }
-
-        int headerLength = _pendingHeaderLength;
-        long payloadLength = _pendingPayloadLength;
-        if (headerLength < 0)
-        {
-            OperationStatus status = _codec.DecodeHeader(remaining, out headerLength, out payloadLength);
-            if (status == OperationStatus.NeedMoreData)
+            if (_pendingHeaderLength == Skipping && !SkipDiscarded())
             {
                 return false;
             }
 
-            if (status != OperationStatus.Done)
+            ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+            if (remaining.IsEmpty)
             {
-                throw Fault(_codec.CreateHeaderException(remaining));
+                return false;
             }
 
-            if (payloadLength > _maxFrameLength)
+            int headerLength = _pendingHeaderLength;
+            long payloadLength = _pendingPayloadLength;
+            if (headerLength < 0)
             {
-                throw Fault(new FrameTooLargeException(payloadLength, _maxFrameLength, CopyHeader(remaining, headerLength)));
+                OperationStatus status = _codec.DecodeHeader(remaining, out headerLength, out payloadLength);
+                if (status == OperationStatus.NeedMoreData)
+                {
+                    return false;
+                }
+
+                if (status != OperationStatus.Done)
+                {
+                    throw Fault(_codec.CreateHeaderException(remaining));
+                }
+
+                if (payloadLength > _maxFrameLength)
+                {
+                    if (!_skipOversizedFrames)
+                    {
+                        throw Fault(new FrameTooLargeException(payloadLength, _maxFrameLength, CopyHeader(remaining, headerLength)));
+                    }
+
+                    StartSkipping(headerLength + payloadLength + _trailerLength);
+                    continue;
+                }
+
+                _pendingHeaderLength = headerLength;
+                _pendingPayloadLength = payloadLength;
             }
 
-            _pendingHeaderLength = headerLength;
-            _pendingPayloadLength = payloadLength;
+            if (remaining.Length - headerLength - _trailerLength < payloadLength)
+            {
+                return false;
+            }
+
+            ReadOnlySequence<byte> whole = remaining.Slice(0, headerLength + payloadLength);
+            SequencePosition end = whole.End;
+            if (_trailerLength != 0)
+            {
+                ReadOnlySequence<byte> trailer = remaining.Slice(whole.End, _trailerLength);
+                if (!TrailerMatches(trailer))
+                {
+                    throw Fault(BadTrailer(remaining, headerLength, payloadLength, trailer));
+                }
+
+                end = trailer.End;
+            }
+
+            frame = Frame.FromSequence(whole, headerLength, _offset);
+            CompleteFrame(headerLength, payloadLength);
+            _offset += _trailerLength;
+            SetPosition(end);
+            return true;
         }
 
-        if (remaining.Length - headerLength < payloadLength)
+        return false;
+    }
+
+    /// <summary>Starts discarding an oversized frame of <paramref name="length"/> bytes (trailer included).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void StartSkipping(long length)
+    {
+        _pendingHeaderLength = Skipping;
+        _pendingPayloadLength = length;
+        Interlocked.Increment(ref _framesSkipped);
+        FramingMetrics.FrameSkipped();
+    }
+
+    /// <summary>Discards what is buffered of the frame being skipped; <see langword="true"/> once all of it is gone. The
+    /// discarded bytes count as consumed, so the pipe frees them at the next wait.</summary>
+    private bool SkipDiscarded()
+    {
+        Debug.Assert(_pendingHeaderLength == Skipping);
+        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+        long count = Math.Min(remaining.Length, _pendingPayloadLength);
+        SetPosition(remaining.GetPosition(count));
+        _offset += count;
+        _pendingPayloadLength -= count;
+        if (_pendingPayloadLength != 0)
         {
             return false;
         }
 
-        ReadOnlySequence<byte> whole = remaining.Slice(0, headerLength + payloadLength);
-        frame = Frame.FromSequence(whole, headerLength, _offset);
-        CompleteFrame(headerLength, payloadLength);
-        SetPosition(whole.End);
+        _pendingHeaderLength = -1;
         return true;
     }
+
+    private bool TrailerMatches(in ReadOnlySequence<byte> trailer)
+    {
+        if (trailer.IsSingleSegment)
+        {
+            return trailer.First.Span.SequenceEqual(_trailer);
+        }
+
+        Span<byte> copy = _trailerLength <= 64 ? stackalloc byte[_trailerLength] : new byte[_trailerLength];
+        trailer.CopyTo(copy);
+        return copy.SequenceEqual(_trailer);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private FrameFormatException BadTrailer(in ReadOnlySequence<byte> remaining, int headerLength, long payloadLength, in ReadOnlySequence<byte> trailer)
+        => new FrameFormatException(
+            string.Format(
+                System.Globalization.CultureInfo.InvariantCulture,
+                "the frame's trailer (bytes {0:N0} to {1:N0} after the frame's start, after a payload of {2:N0} bytes) is {3}, expected {4}",
+                headerLength + payloadLength,
+                headerLength + payloadLength + _trailerLength - 1,
+                payloadLength,
+                HeaderFormatter.ToHex(trailer.ToArray()),
+                HeaderFormatter.ToHex(_trailer!)),
+            CopyHeader(remaining, headerLength));
 
 #if NET
     // Reuses the state machine box across awaits: no allocation per wait for bytes.
@@ -486,54 +1029,24 @@ public sealed partial class FrameReader
                 {
                     return Finish(buffered);
                 }
-
-                // Everything buffered holds no complete frame: keep it (consumed = next frame's start). Either mark it all
-                // examined, so the pipe wakes us only when new bytes arrive, or, when the frame's length is known, mark
-                // nothing examined and wait for the whole frame with ReadAtLeastAsync (a Pipe counts only unexamined
-                // bytes towards its minimum).
-                SequencePosition consumed = CurrentPosition();
-                _hasBuffer = false;
-                _segment = null;
-                _reader.AdvanceTo(consumed, WaitsForWholeFrame ? consumed : _buffer.End);
             }
 
-            if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)
-            {
-                throw _abortException!;
-            }
-
-            _timeouts?.Arm(_offset, buffered);
+            // With a header parsed and its payload still arriving, wait for the whole frame at once: one wake-up instead of
+            // one per segment, and a Pipe does not pause its writer below that size, so a frame larger than the pipe's pause
+            // threshold cannot deadlock.
             ReadResult result;
             try
             {
-                result = await ReadMoreAsync(cancellationToken).ConfigureAwait(false);
+                result = await BeginWait(WaitsForWholeFrame ? (int)(_pendingHeaderLength + _pendingPayloadLength + _trailerLength) : 0, buffered, cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                if (LeaveWait())
-                {
-                    ThrowAborted();
-                }
-
+                OnWaitFailed();
                 throw;
             }
-            finally
-            {
-                _timeouts?.Disarm();
-            }
 
-            if (LeaveWait())
-            {
-                ThrowAborted();
-            }
-
-            // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
-            // as data arrived (its cancellation left pending) cannot swallow it.
-            bool userCanceled = result.IsCanceled && Interlocked.Exchange(ref _userCanceled, 0) != 0;
-            bool timerCanceled = result.IsCanceled && !userCanceled && _timeouts != null && _timeouts.TakeFired();
-            _timeouts?.OnReadCompleted();
-            SetBuffer(result);
-            if (result.IsCanceled && !timerCanceled)
+            WaitOutcome outcome = EndWait(result);
+            if (outcome == WaitOutcome.Canceled)
             {
                 return FrameReadResult.Canceled;
             }
@@ -543,43 +1056,111 @@ public sealed partial class FrameReader
                 return new FrameReadResult(frame);
             }
 
-            if (timerCanceled)
+            if (outcome == WaitOutcome.TimerFired)
             {
-                // Otherwise the timer fired late (a read had completed), or bytes arrived that keep the frame above the
-                // minimum rate: wait again.
-                ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
-                if (_timeouts!.CheckExpired(_offset, remaining.Length, CopyHeader(remaining, _codec.MaxHeaderLength)) is FrameTimeoutException timeout)
-                {
-                    throw Fault(timeout);
-                }
+                ThrowIfTimedOut();
             }
         }
     }
 
+    /// <summary>How a wait for bytes ended.</summary>
+    private enum WaitOutcome
+    {
+        Data,
+        Canceled,
+        TimerFired,
+    }
+
     /// <summary>
-    /// Waits for more bytes. With a header parsed and its payload still arriving, waits for the whole frame at once
-    /// (<see cref="PipeReader.ReadAtLeastAsync"/>): one wake-up instead of one per segment, and a <see cref="Pipe"/> does not
-    /// pause its writer below that size, so a frame larger than the pipe's pause threshold cannot deadlock.
+    /// Starts the one wait for bytes of every read: keeps what is buffered (consumed = the next frame's start), then either
+    /// marks it all examined and waits for any new byte (<paramref name="minimumBytes"/> 0), or marks nothing examined and
+    /// waits until <paramref name="minimumBytes"/> unconsumed bytes are there (a <see cref="Pipe"/> counts only unexamined
+    /// bytes towards its minimum). Timeouts are armed meanwhile. The caller awaits the read in a try block, calls
+    /// <see cref="OnWaitFailed"/> if it throws, and <see cref="EndWait"/> with its result. (Not an async method of its own:
+    /// a nested state machine would resume through the caller's synchronization context on netstandard2.0.)
     /// </summary>
-    private ValueTask<ReadResult> ReadMoreAsync(CancellationToken cancellationToken)
-        => WaitsForWholeFrame
-            ? _reader.ReadAtLeastAsync((int)(_pendingHeaderLength + _pendingPayloadLength), cancellationToken)
-            : _reader.ReadAsync(cancellationToken);
+    private ValueTask<ReadResult> BeginWait(int minimumBytes, long buffered, CancellationToken cancellationToken)
+    {
+        if (_hasBuffer)
+        {
+            SequencePosition consumed = CurrentPosition();
+            _hasBuffer = false;
+            _segment = null;
+            _reader.AdvanceTo(consumed, minimumBytes > 0 ? consumed : _buffer.End);
+        }
+
+        if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)
+        {
+            throw _abortException!;
+        }
+
+        _timeouts?.Arm(_offset, buffered);
+        return minimumBytes > 0 ? _reader.ReadAtLeastAsync(minimumBytes, cancellationToken) : _reader.ReadAsync(cancellationToken);
+    }
+
+    /// <summary>A wait of <see cref="BeginWait"/> threw: a connection's abort becomes its exception.</summary>
+    private void OnWaitFailed()
+    {
+        _timeouts?.Disarm();
+        if (LeaveWait())
+        {
+            ThrowAborted();
+        }
+    }
+
+    /// <summary>A wait of <see cref="BeginWait"/> completed: takes the new buffer and says why the wait ended.</summary>
+    private WaitOutcome EndWait(in ReadResult result)
+    {
+        _timeouts?.Disarm();
+        if (LeaveWait())
+        {
+            ThrowAborted();
+        }
+
+        // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
+        // as data arrived (its cancellation left pending) cannot swallow it.
+        bool userCanceled = result.IsCanceled && Interlocked.Exchange(ref _userCanceled, 0) != 0;
+        bool timerCanceled = result.IsCanceled && !userCanceled && _timeouts != null && _timeouts.TakeFired();
+        _timeouts?.OnReadCompleted();
+        SetBuffer(result);
+        return timerCanceled ? WaitOutcome.TimerFired : result.IsCanceled ? WaitOutcome.Canceled : WaitOutcome.Data;
+    }
+
+    /// <summary>After the timer woke a wait that found no whole frame: throws if a timeout really expired. Otherwise the timer
+    /// fired late (a read had completed), or bytes arrived that keep the frame above the minimum rate: the caller waits again.</summary>
+    private void ThrowIfTimedOut()
+    {
+        ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
+        if (_timeouts!.CheckExpired(_offset, remaining.Length, CopyHeader(remaining, _codec.MaxHeaderLength)) is FrameTimeoutException timeout)
+        {
+            throw Fault(timeout);
+        }
+    }
 
     /// <summary>A header is parsed and its frame's whole length fits an <see cref="int"/>: wait for all of it at once.</summary>
-    private bool WaitsForWholeFrame => _pendingHeaderLength >= 0 && _pendingHeaderLength + _pendingPayloadLength <= int.MaxValue;
+    private bool WaitsForWholeFrame => _pendingHeaderLength >= 0 && _pendingHeaderLength != Skipping && _pendingHeaderLength + _pendingPayloadLength + _trailerLength <= int.MaxValue;
 
     private FrameReadResult Finish(long buffered)
     {
-        if (buffered == 0)
+        if (buffered == 0 && _pendingHeaderLength != Skipping)
         {
             // A clean end, unless the owner knows it was a transport failure (reported after the last frame, every time).
             return FaultObserver?.EndOfStreamFault() is Exception transportFault ? throw transportFault : FrameReadResult.Completed;
         }
 
+        throw Fault(Truncated(buffered));
+    }
+
+    private FrameTruncatedException Truncated(long buffered)
+    {
         ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
-        long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength;
-        throw Fault(new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength)));
+        if (_pendingHeaderLength == Skipping)
+        {
+            return new FrameTruncatedException(buffered, _pendingPayloadLength, default);
+        }
+
+        long expected = _pendingHeaderLength < 0 ? -1 : _pendingHeaderLength + _pendingPayloadLength + _trailerLength;
+        return new FrameTruncatedException(buffered, expected, CopyHeader(remaining, _pendingHeaderLength < 0 ? _codec.MaxHeaderLength : _pendingHeaderLength));
     }
 
     private void SetBuffer(in ReadResult result)

@@ -33,14 +33,20 @@ public sealed class FrameReaderOptions
         get => _maxFrameLength;
         set
         {
-            if (value < 0 || value > (1L << 62))
-            {
-                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxFrameLength must be between 0 and 2^62 bytes.");
-            }
-
+            ValidateMaxFrameLength(value);
             _maxFrameLength = value;
         }
     }
+
+    /// <summary>
+    /// What a header declaring more than <see cref="MaxFrameLength"/> does: <see langword="false"/> (the default) faults the
+    /// reader with a <see cref="FrameTooLargeException"/>; <see langword="true"/> discards that frame as its bytes arrive
+    /// (its payload is never buffered, so memory stays bounded), counts it in <see cref="FrameReader.FramesSkipped"/> and in
+    /// the <c>headerframing.frames.skipped</c> metric, and goes on with the next frame (Netty's discard mode).
+    /// </summary>
+    /// <remarks>Only for protocols where a peer may legitimately send a frame the receiver does not want and the stream
+    /// stays in sync after it; a header that is malformed still faults the reader.</remarks>
+    public bool SkipOversizedFrames { get; set; }
 
     /// <summary>
     /// How long the reader may wait, between frames, for the first byte of the next frame; then the read throws
@@ -117,6 +123,14 @@ public sealed class FrameReaderOptions
 
     /// <summary>Whether any timeout or the data rate is on.</summary>
     internal bool HasTimeouts => _idleTimeout != Timeout.InfiniteTimeSpan || _frameTimeout != Timeout.InfiniteTimeSpan || _minFrameDataRate > 0;
+
+    internal static void ValidateMaxFrameLength(long value)
+    {
+        if (value < 0 || value > (1L << 62))
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxFrameLength must be between 0 and 2^62 bytes.");
+        }
+    }
 
     private static TimeSpan ValidateTimeout(TimeSpan value)
     {

@@ -47,25 +47,41 @@ public sealed class FrameWriter
     private const int MaxContiguousFrameLength = 512;
 
     private readonly PipeWriter _writer;
-    private readonly IFrameCodec _codec;
+    private IFrameCodec _codec;
 
     // Made by the first BeginFrame: a connection that only ever sends whole payloads (or nothing) holds none.
     private PayloadWriter? _payloadWriter;
 
+    // The send-side limit on a payload (MaxFrameLength); long.MaxValue for none.
+    private long _maxFrameLength = long.MaxValue;
+
+    // Everything below is the codec's shape, set by ApplyCodec (the codec can change between frames).
+
     // -1 for a variable-width codec.
-    private readonly int _fixedHeaderLength;
-    private readonly long _maxPayloadLength;
-    private readonly int _maxPayloadLengthInMemory; // the same, capped at int.MaxValue: what one piece of memory can hold
+    private int _fixedHeaderLength;
+    private long _maxPayloadLength; // the codec's, capped at MaxFrameLength
+    private int _maxPayloadLengthInMemory; // the same, capped at int.MaxValue: what one piece of memory can hold
 
     // Whether a header the caller does not supply is zeroed before its length is written.
-    private readonly bool _clearHeader;
+    private bool _clearHeader;
+
+    // Whether the header carries bytes only the caller knows (a type byte, a prefix before a varint): a write without them
+    // is refused instead of sending zeros.
+    private bool _requiresHeader;
+
+    // How many header bytes a caller supplies: the whole header of a fixed-width codec, the prefix of an IHeaderPrefixCodec;
+    // -1 for a variable-width codec without a prefix (the caller then supplies the whole header for its length).
+    private int _callerHeaderLength;
+
+    // The codec's fixed trailer (IFrameTrailerCodec), written after every payload; null for none.
+    private byte[]? _trailer;
 
     // The codec's length field (ILengthFieldCodec), written inline; null: the codec writes its own headers.
-    private readonly LengthFieldLayout? _layout;
-    private readonly LengthFieldKind _fieldKind;
-    private readonly int _fieldOffset;
-    private readonly long _minPayloadLength;
-    private readonly ulong _payloadLengthRange;
+    private LengthFieldLayout? _layout;
+    private LengthFieldKind _fieldKind;
+    private int _fieldOffset;
+    private long _minPayloadLength;
+    private ulong _payloadLengthRange;
 
     // The pipe's memory being filled (Kestrel's BufferWriter<T>): the bytes from _bufferStart to _position are written
     // and not yet handed to the pipe; _bufferEnd is where the memory ends. The three count in _bufferArray when the
@@ -90,39 +106,119 @@ public sealed class FrameWriter
     {
         _writer = writer ?? throw new ArgumentNullException(nameof(writer));
         _codec = codec ?? throw new ArgumentNullException(nameof(codec));
+        ApplyCodec(codec);
+    }
+
+    /// <summary>The header format of the next frames. Setting it switches the framing after the frames written so far (they
+    /// keep theirs); to frame one message differently, set it, write, and set it back: the writer is synchronous, so that
+    /// is exact.</summary>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The codec declares a null layout or an empty trailer.</exception>
+    /// <exception cref="InvalidOperationException">A frame started by <see cref="BeginFrame"/> is still open.</exception>
+    public IFrameCodec Codec
+    {
+        get => _codec;
+        set
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(nameof(value));
+            }
+
+            ThrowIfFrameOpen();
+            ApplyCodec(value);
+        }
+    }
+
+    /// <summary>
+    /// The largest payload this writer sends, in bytes (header and trailer not counted): the peer's limit (HTTP/2's
+    /// <c>SETTINGS_MAX_FRAME_SIZE</c>, a server's configured maximum). A longer payload is refused with an
+    /// <see cref="ArgumentOutOfRangeException"/> before any byte of its frame is written. <see cref="long.MaxValue"/> (the
+    /// default) leaves only the codec's own limit (<see cref="IFrameCodec.MaxPayloadLength"/>). Changeable between frames.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    /// <exception cref="InvalidOperationException">A frame started by <see cref="BeginFrame"/> is still open.</exception>
+    public long MaxFrameLength
+    {
+        get => _maxFrameLength;
+        set
+        {
+            if (value < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxFrameLength cannot be negative.");
+            }
+
+            ThrowIfFrameOpen();
+            _maxFrameLength = value;
+            ApplyCodec(_codec);
+        }
+    }
+
+    /// <summary>Buffers raw bytes, in order with the frames and without a header: a connection preface, a protocol header, a
+    /// one-byte reply. Call <see cref="FlushAsync"/> to send them.</summary>
+    /// <param name="bytes">The bytes, written as they are.</param>
+    /// <exception cref="InvalidOperationException">A frame started by <see cref="BeginFrame"/> is still open.</exception>
+    public void WriteRaw(ReadOnlySpan<byte> bytes)
+    {
+        ThrowIfFrameOpen();
+        CopyChunked(bytes);
+    }
+
+    /// <summary>Takes a codec's shape (and the send limit) into the fields the hot path reads: the one place they are set.</summary>
+    private void ApplyCodec(IFrameCodec codec)
+    {
+        LengthFieldLayout? layout = null;
         if (codec is ILengthFieldCodec lengthFieldCodec)
         {
-            // Found once: every header is then written inline, whatever the field's width, order, offset or adjustment.
-            LengthFieldLayout layout = lengthFieldCodec.LengthField
+            layout = lengthFieldCodec.LengthField
                 ?? throw new ArgumentException($"The codec ({codec}) declares no length field layout.", nameof(codec));
-            _layout = layout;
+        }
+
+        byte[]? trailer = null;
+        if (codec is IFrameTrailerCodec trailerCodec)
+        {
+            trailer = trailerCodec.Trailer.ToArray();
+            if (trailer.Length == 0)
+            {
+                ThrowHelper.ThrowArgument(nameof(codec), $"The codec's ({codec}) Trailer is empty.");
+            }
+        }
+
+        _requiresHeader = NeedsCallerHeader(codec, out _callerHeaderLength);
+        long codecMax;
+        _codec = codec;
+        _trailer = trailer;
+        _layout = layout;
+        if (layout != null)
+        {
+            // Found once: every header is then written inline, whatever the field's width, order, offset or adjustment.
             _fixedHeaderLength = layout.HeaderLength;
-            _maxPayloadLength = layout.MaxPayloadLength;
+            codecMax = layout.MaxPayloadLength;
             _fieldKind = layout.Kind;
             _fieldOffset = layout.FieldOffset;
 
-            // The payload lengths the field can describe: [max(0, Adjustment), MaxPayloadLength], checked with one compare.
-            _minPayloadLength = Math.Max(0, layout.Adjustment);
-            _payloadLengthRange = (ulong)(layout.MaxPayloadLength - _minPayloadLength);
-
-            // A header that is only the field is written whole; any other byte is zeroed unless the caller supplies it.
+            // A header that is only the field is written whole; any other byte is the caller's to supply.
             _clearHeader = !layout.HeaderIsField;
         }
         else
         {
             _fixedHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : -1;
-            _maxPayloadLength = codec.MaxPayloadLength;
+            codecMax = codec.MaxPayloadLength;
 
             // IFrameCodec.WriteHeader may leave bytes besides the length as they are (a caller fills them first), and
             // nothing tells which: zero the header before the codec writes it.
             _clearHeader = true;
         }
 
+        _maxPayloadLength = Math.Min(codecMax, _maxFrameLength);
         _maxPayloadLengthInMemory = (int)Math.Min(_maxPayloadLength, int.MaxValue);
+        if (layout != null)
+        {
+            // The payload lengths the field can describe, within the send limit: [max(0, Adjustment), max], one compare.
+            _minPayloadLength = Math.Max(0, layout.Adjustment);
+            _payloadLengthRange = _maxPayloadLength >= _minPayloadLength ? (ulong)(_maxPayloadLength - _minPayloadLength) : 0;
+        }
     }
-
-    /// <summary>The header format.</summary>
-    public IFrameCodec Codec => _codec;
 
     /// <summary>Bytes written so far, headers included: those handed to the pipe and those still in the memory being filled
     /// (<see cref="Commit"/> hands them over).</summary>
@@ -132,17 +228,28 @@ public sealed class FrameWriter
     /// <param name="payload">The payload.</param>
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     /// <exception cref="InvalidOperationException">A frame started by <see cref="BeginFrame"/> is still open.</exception>
-    public void Write(ReadOnlySpan<byte> payload) => WriteFrame(default, payload);
+    /// <exception cref="InvalidOperationException">The codec's header carries bytes besides the length (a type byte, a
+    /// prefix) that only the caller knows: use <see cref="Write(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>.</exception>
+    public void Write(ReadOnlySpan<byte> payload)
+    {
+        if (_requiresHeader)
+        {
+            ThrowHeaderRequired();
+        }
+
+        WriteFrame(default, payload);
+    }
 
     /// <summary>Buffers one frame whose fixed header carries more than the length: <paramref name="header"/> supplies every header
     /// byte (a type byte, an opcode, a status), and the codec writes the length field into its copy.</summary>
-    /// <param name="header">The header, exactly <see cref="IFrameCodec.GetHeaderLength"/> bytes; its length field is overwritten.</param>
+    /// <param name="header">The header, exactly <see cref="IFrameCodec.GetHeaderLength"/> bytes, its length field overwritten;
+    /// for an <see cref="IHeaderPrefixCodec"/>, its <see cref="IHeaderPrefixCodec.PrefixLength"/> bytes before the length.</param>
     /// <param name="payload">The payload.</param>
     /// <exception cref="ArgumentException"><paramref name="header"/> has the wrong length.</exception>
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     public void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
-        int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(payload.Length);
+        int headerLength = _callerHeaderLength >= 0 ? _callerHeaderLength : _codec.GetHeaderLength(payload.Length);
         if (header.Length != headerLength)
         {
             ThrowHelper.ThrowArgument(nameof(header), $"The header must be {headerLength} bytes for this codec ({_codec}); it is {header.Length}.");
@@ -156,12 +263,60 @@ public sealed class FrameWriter
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     public void Write(in ReadOnlySequence<byte> payload)
     {
+        if (_requiresHeader)
+        {
+            ThrowHeaderRequired();
+        }
+
+        WriteSequence(default, payload);
+    }
+
+    /// <summary>Buffers one frame whose fixed header carries more than the length, with a (possibly multi-segment) payload:
+    /// a frame relayed from another connection.</summary>
+    /// <param name="header">As for <see cref="Write(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>.</param>
+    /// <param name="payload">The payload.</param>
+    /// <exception cref="ArgumentException"><paramref name="header"/> has the wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
+    public void Write(ReadOnlySpan<byte> header, in ReadOnlySequence<byte> payload)
+    {
+        int headerLength = _callerHeaderLength >= 0 ? _callerHeaderLength : _codec.GetHeaderLength(payload.Length);
+        if (header.Length != headerLength)
+        {
+            ThrowHelper.ThrowArgument(nameof(header), $"The header must be {headerLength} bytes for this codec ({_codec}); it is {header.Length}.");
+        }
+
+        WriteSequence(header, payload);
+    }
+
+    /// <summary>Whether a frame of <paramref name="codec"/> needs header bytes from the caller (a layout with bytes besides its
+    /// field, a prefix before a variable length), and how many a caller supplies: the whole header of a fixed-width codec,
+    /// the prefix of an <see cref="IHeaderPrefixCodec"/>, -1 for a variable-width codec without one.</summary>
+    internal static bool NeedsCallerHeader(IFrameCodec codec, out int callerHeaderLength)
+    {
+        int prefixLength = codec is IHeaderPrefixCodec prefixCodec ? prefixCodec.PrefixLength : 0;
+        if (codec is ILengthFieldCodec { LengthField: LengthFieldLayout layout })
+        {
+            callerHeaderLength = layout.HeaderLength;
+            return !layout.HeaderIsField || prefixLength > 0;
+        }
+
+        callerHeaderLength = codec.IsFixedWidth ? codec.MaxHeaderLength : prefixLength > 0 ? prefixLength : -1;
+        return prefixLength > 0;
+    }
+
+    /// <summary>Whether a write must supply header bytes (see <see cref="ThrowHeaderRequired(IFrameCodec)"/>), and how many.</summary>
+    internal bool RequiresHeader => _requiresHeader;
+
+    internal int CallerHeaderLength => _callerHeaderLength;
+
+    private void WriteSequence(ReadOnlySpan<byte> header, in ReadOnlySequence<byte> payload)
+    {
         if (payload.IsSingleSegment)
         {
 #if NET
-            WriteFrame(default, payload.FirstSpan);
+            WriteFrame(header, payload.FirstSpan);
 #else
-            WriteFrame(default, payload.First.Span);
+            WriteFrame(header, payload.First.Span);
 #endif
             return;
         }
@@ -169,12 +324,13 @@ public sealed class FrameWriter
         ThrowIfFrameOpen();
         long length = payload.Length;
         int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(length);
-        WriteHeaderOnly(default, length, headerLength);
+        WriteHeaderOnly(header, length, headerLength);
         foreach (ReadOnlyMemory<byte> segment in payload)
         {
             CopyChunked(segment.Span);
         }
 
+        CopyChunked(_trailer);
         RecordWritten(headerLength, length);
     }
 
@@ -184,7 +340,7 @@ public sealed class FrameWriter
     /// <returns>The pipe's flush result (<see cref="FlushResult.IsCompleted"/> when the reader has stopped).</returns>
     public ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
-        WriteFrame(default, payload.Span);
+        Write(payload.Span);
         Commit();
         return _writer.FlushAsync(cancellationToken);
     }
@@ -223,9 +379,9 @@ public sealed class FrameWriter
     public IBufferWriter<byte> BeginFrame(ReadOnlySpan<byte> header = default)
     {
         ThrowIfFrameOpen();
-        if (!header.IsEmpty && header.Length != _fixedHeaderLength)
+        if (header.IsEmpty ? _requiresHeader : header.Length != _callerHeaderLength)
         {
-            ThrowBadTemplate();
+            ThrowBadTemplate(header.Length);
         }
 
         PayloadWriter payloadWriter = _payloadWriter ??= new PayloadWriter(this);
@@ -235,8 +391,35 @@ public sealed class FrameWriter
 
     [DoesNotReturn]
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private void ThrowBadTemplate()
-        => ThrowHelper.ThrowArgument("header", $"A header template must be {_codec.MaxHeaderLength} bytes, for a fixed-width codec ({_codec}).");
+    private void ThrowBadTemplate(int length)
+    {
+        if (length == 0)
+        {
+            ThrowHeaderRequired();
+        }
+
+        ThrowHelper.ThrowArgument("header", _callerHeaderLength < 0
+            ? $"This codec ({_codec}) writes its whole header itself: BeginFrame takes no header bytes."
+            : $"The header bytes must be {_callerHeaderLength} long for this codec ({_codec}); they are {length}.");
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowHeaderRequired() => ThrowHeaderRequired(_codec);
+
+    /// <summary>Refuses a frame of <paramref name="codec"/> without the header bytes it needs from the caller.</summary>
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static void ThrowHeaderRequired(IFrameCodec codec)
+    {
+        NeedsCallerHeader(codec, out int callerHeaderLength);
+        string which = codec is ILengthFieldCodec { LengthField: LengthFieldLayout layout }
+            ? $"its {layout.HeaderLength}-byte header carries {layout.HeaderLength - layout.FieldWidth} bytes besides the {layout.FieldWidth}-byte length field"
+            : $"its header starts with {callerHeaderLength} bytes before the length";
+        ThrowHelper.ThrowInvalidOperation(
+            $"This codec ({codec}) needs the header from the caller: {which} (a type, flags, an id), which would otherwise be sent as zeros. "
+            + "Pass them: Write(header, payload), BeginFrame(header), or SendAsync(header, payload).");
+    }
 
     /// <summary>Ends the frame started by <see cref="BeginFrame"/>: writes its header with the payload's length.</summary>
     /// <returns>The payload's length.</returns>
@@ -306,7 +489,7 @@ public sealed class FrameWriter
         ThrowIfFrameOpen();
         int length = payload.Length;
         int headerLength = _fixedHeaderLength >= 0 ? _fixedHeaderLength : _codec.GetHeaderLength(length);
-        if ((long)headerLength + length > _bufferEnd - _position)
+        if ((long)headerLength + length > _bufferEnd - _position || _trailer != null)
         {
             WriteFrameWithoutRoom(header, payload, headerLength);
             return;
@@ -326,18 +509,21 @@ public sealed class FrameWriter
     private void WriteFrameWithoutRoom(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload, int headerLength)
     {
         int length = payload.Length;
-        long frameLength = (long)headerLength + length;
-        if (frameLength <= MaxContiguousFrameLength && MakeRoom((int)frameLength).Length >= frameLength)
+        ReadOnlySpan<byte> trailer = _trailer;
+        long frameLength = (long)headerLength + length + trailer.Length;
+        if (frameLength <= _bufferEnd - _position || (frameLength <= MaxContiguousFrameLength && MakeRoom((int)frameLength).Length >= frameLength))
         {
             Span<byte> destination = Available();
             WriteHeader(header, length, headerLength, destination);
             payload.CopyTo(destination.Slice(headerLength));
-            Produced(headerLength + length);
+            trailer.CopyTo(destination.Slice(headerLength + length));
+            Produced((int)frameLength);
         }
         else
         {
             WriteHeaderOnly(header, length, headerLength);
             CopyChunked(payload);
+            CopyChunked(trailer);
         }
 
         RecordWritten(headerLength, length);
@@ -391,7 +577,7 @@ public sealed class FrameWriter
     {
         if (!TryWriteLengthInline(payloadLength, header))
         {
-            if (_layout is null)
+            if (_layout is null && (ulong)payloadLength <= (ulong)_maxPayloadLength)
             {
                 _codec.WriteHeader(payloadLength, header);
             }
@@ -434,8 +620,13 @@ public sealed class FrameWriter
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowCannotDescribe(long payloadLength)
     {
-        Debug.Assert(_layout != null);
-        _codec.WriteHeader(payloadLength, new byte[_layout!.HeaderLength]);
+        ThrowIfOverSendLimit(payloadLength);
+        if (_layout is null)
+        {
+            ThrowHelper.ThrowPayloadTooLong(payloadLength, _maxPayloadLength, _codec.ToString() ?? "the codec");
+        }
+
+        _codec.WriteHeader(payloadLength, new byte[_layout.HeaderLength]);
 
         // The codec wrote a header its layout says cannot exist: refuse the frame all the same, never truncate the length.
         if (payloadLength < 0)
@@ -450,6 +641,17 @@ public sealed class FrameWriter
 
         ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
             "A payload of {0:N0} bytes cannot be described by {1}: the length field would be negative.", payloadLength, _codec));
+    }
+
+    /// <summary>Refuses a payload above <see cref="MaxFrameLength"/>, with a message that names that limit.</summary>
+    private void ThrowIfOverSendLimit(long payloadLength)
+    {
+        if (payloadLength > _maxFrameLength)
+        {
+            ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
+                "A payload of {0:N0} bytes is over the send limit of {1:N0} bytes (MaxFrameLength: the peer's largest frame); nothing of it was written.",
+                payloadLength, _maxFrameLength));
+        }
     }
 
     /// <summary>The unwritten rest of the memory being filled (empty when there is none).</summary>
@@ -568,8 +770,10 @@ public sealed class FrameWriter
         // Spilled: the header, already handed to the pipe.
         private Memory<byte> _spilledHeader;
 
-        // Staged.
+        // Staged: the payload, and the caller's header bytes (none: _stagedHeaderLength 0).
         private PooledBufferWriter? _staging;
+        private byte[]? _stagedHeader;
+        private int _stagedHeaderLength;
 
         public PayloadWriter(FrameWriter owner) => _owner = owner;
 
@@ -601,9 +805,17 @@ public sealed class FrameWriter
             Debug.Assert(_state == State.Closed);
             FrameWriter owner = _owner;
             int headerLength = owner._fixedHeaderLength;
-            if (headerLength < 0)
+            if (headerLength < 0 || owner._trailer != null)
             {
+                // The header's length is unknown until the payload ends, or a trailer follows the payload: stage it.
                 _staging ??= new PooledBufferWriter();
+                if (_stagedHeader == null || _stagedHeader.Length < header.Length)
+                {
+                    _stagedHeader = new byte[Math.Max(header.Length, 16)];
+                }
+
+                header.CopyTo(_stagedHeader);
+                _stagedHeaderLength = header.Length;
                 _length = 0;
                 _state = State.Staged;
                 return;
@@ -751,6 +963,7 @@ public sealed class FrameWriter
             if (length > owner._maxPayloadLength)
             {
                 Abort();
+                owner.ThrowIfOverSendLimit(length);
                 ThrowHelper.ThrowPayloadTooLong(length, owner._maxPayloadLength, owner._codec.ToString() ?? "the codec");
             }
 
@@ -788,7 +1001,7 @@ public sealed class FrameWriter
                 _state = State.Closed;
                 try
                 {
-                    owner.WriteFrame(default, _staging!.WrittenSpan);
+                    owner.WriteFrame(_stagedHeader.AsSpan(0, _stagedHeaderLength), _staging!.WrittenSpan);
                 }
                 finally
                 {

@@ -68,8 +68,8 @@ public class FrameWriterTests
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
             var writer = new FrameWriter(pipe.Writer, codec);
             byte[] payload = Enumerable.Range(0, size).Select(i => (byte)(i * 7)).ToArray();
-            writer.Write(Ascii("before"));
-            IBufferWriter<byte> body = writer.BeginFrame();
+            WritePayload(writer, Ascii("before"));
+            IBufferWriter<byte> body = writer.BeginFrame(writer.RequiresHeader ? new byte[writer.CallerHeaderLength] : default);
             int written = 0;
             while (written < size)
             {
@@ -81,7 +81,7 @@ public class FrameWriterTests
             }
 
             Assert.Equal(size, writer.EndFrame());
-            writer.Write(Ascii("after"));
+            WritePayload(writer, Ascii("after"));
             await writer.FlushAsync();
             writer.Complete();
             List<byte[]> frames = await DecodeAllAsync(pipe.Reader, codec);
@@ -211,7 +211,7 @@ public class FrameWriterTests
         for (int i = 0; i < 100; i++)
         {
             writer.Write([(byte)'T', 0, 0, 0], Ascii($"frame {i}"));
-            IBufferWriter<byte> body = writer.BeginFrame();
+            IBufferWriter<byte> body = writer.BeginFrame([(byte)'P', 0, 0, 0]);
             body.Write(Ascii($"patched {i}"));
             writer.EndFrame();
         }
@@ -224,7 +224,7 @@ public class FrameWriterTests
         Assert.Equal(200, frames.Count);
         Assert.Equal(new byte[] { (byte)'T', 10, 0, 0 }, frames[0].Header); // "frame 0" is 7 bytes, + 3
         Assert.Equal("frame 99", Encoding.ASCII.GetString(frames[198].Payload));
-        Assert.Equal(new byte[] { 0, 13, 0, 0 }, frames[199].Header);
+        Assert.Equal(new byte[] { (byte)'P', 13, 0, 0 }, frames[199].Header);
         Assert.Equal("patched 99", Encoding.ASCII.GetString(frames[199].Payload));
     }
 
@@ -260,20 +260,38 @@ public class FrameWriterTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public async Task HeaderBytesBesidesTheLengthAreZeroedEvenInDirtyMemory(bool layout)
+    public async Task HeaderBytesBesidesTheLengthAreZeroedEvenInDirtyMemory(bool template)
     {
-        // A layout with bytes besides the field, and a codec without a layout whose WriteHeader writes only its length.
-        IFrameCodec codec = layout
-            ? new BinaryLengthCodec(2, Endianness.BigEndian, fieldOffset: 1, headerLength: 4)
-            : new LengthOnlyCodec();
+        // A codec without a layout whose WriteHeader writes only its length: nothing tells the writer which bytes are the
+        // caller's, so a header not supplied is zeroed (with a layout, such a write is refused: see the next test).
         var dirty = new DirtyPipeWriter();
-        var writer = new FrameWriter(dirty, codec);
+        var writer = new FrameWriter(dirty, new LengthOnlyCodec());
         writer.Write([1, 2, 3]);
-        IBufferWriter<byte> body = writer.BeginFrame();
+        IBufferWriter<byte> body = writer.BeginFrame(template ? new byte[4] : default);
         body.Write(new byte[] { 4, 5 });
         writer.EndFrame();
         await writer.FlushAsync();
         Assert.Equal(new byte[] { 0, 0, 3, 0, 1, 2, 3, 0, 0, 2, 0, 4, 5 }, dirty.Written);
+    }
+
+    [Fact]
+    public async Task AHeaderWithBytesBesidesTheLengthIsRefusedWithoutThemAndNothingIsWritten()
+    {
+        // A type byte at 0, a 2-byte length at 1, a flags byte at 3: a payload alone would go out as type 0, flags 0.
+        var codec = new BinaryLengthCodec(2, Endianness.BigEndian, fieldOffset: 1, headerLength: 4);
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0));
+        var writer = new FrameWriter(pipe.Writer, codec);
+        var refused = Assert.Throws<InvalidOperationException>(() => writer.Write([1, 2, 3]));
+        Assert.Contains("carries 2 bytes besides the 2-byte length field", refused.Message);
+        Assert.Throws<InvalidOperationException>(() => writer.Write(SegmentedSequence.Split(new byte[] { 1, 2, 3 }, [1])));
+        Assert.Throws<InvalidOperationException>(() => writer.BeginFrame());
+        Assert.Equal(0, writer.BytesWritten);
+
+        writer.Write([7, 0, 0, 9], [1, 2, 3]);
+        await writer.FlushAsync();
+        writer.Complete();
+        ReadResult read = await pipe.Reader.ReadAsync();
+        Assert.Equal(new byte[] { 7, 0, 3, 9, 1, 2, 3 }, read.Buffer.ToArray());
     }
 
     [Fact]
@@ -317,16 +335,25 @@ public class FrameWriterTests
         switch (step.Kind)
         {
             case WriteKind.Write:
-                writer.Write(payload);
+                WritePayload(writer, payload);
                 break;
             case WriteKind.WriteWithHeader:
                 writer.Write(template, payload);
                 break;
             case WriteKind.WriteSequence:
-                writer.Write(SegmentedSequence.Split(payload, Enumerable.Range(1, payload.Length / step.Chunk).Select(k => k * step.Chunk)));
+                ReadOnlySequence<byte> sequence = SegmentedSequence.Split(payload, Enumerable.Range(1, payload.Length / step.Chunk).Select(k => k * step.Chunk));
+                if (writer.RequiresHeader)
+                {
+                    writer.Write(new byte[writer.CallerHeaderLength], sequence);
+                }
+                else
+                {
+                    writer.Write(sequence);
+                }
+
                 break;
             case WriteKind.BeginEnd:
-                IBufferWriter<byte> body = writer.BeginFrame(template);
+                IBufferWriter<byte> body = writer.BeginFrame(template ?? (writer.RequiresHeader ? new byte[writer.CallerHeaderLength] : null));
                 for (int offset = 0; offset < payload.Length;)
                 {
                     int count = Math.Min(step.Chunk, payload.Length - offset);

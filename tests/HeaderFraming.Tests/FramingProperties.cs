@@ -71,7 +71,7 @@ public class FramingProperties
             int step = c.Chunks.Length > 0 ? Math.Max(1, c.Chunks[0]) : 100;
             foreach (byte[] payload in c.Payloads)
             {
-                IBufferWriter<byte> body = writer.BeginFrame();
+                IBufferWriter<byte> body = writer.BeginFrame(writer.RequiresHeader ? new byte[writer.CallerHeaderLength] : default);
                 for (int offset = 0; offset < payload.Length; offset += step)
                 {
                     ReadOnlySpan<byte> part = payload.AsSpan(offset, Math.Min(step, payload.Length - offset));

@@ -33,6 +33,9 @@ internal static class FramingMetrics
     private static readonly Counter<long> s_errors = s_meter.CreateCounter<long>(
         "headerframing.errors", "{error}", "Framing errors, by error.type: too_large, malformed, truncated, timeout.");
 
+    private static readonly Counter<long> s_framesSkipped = s_meter.CreateCounter<long>(
+        "headerframing.frames.skipped", "{frame}", "Oversized frames discarded instead of faulting the reader (FrameReaderOptions.SkipOversizedFrames).");
+
     private static readonly UpDownCounter<long> s_activeConnections = s_meter.CreateUpDownCounter<long>(
         "headerframing.active_connections", "{connection}", "FramedConnection instances open.");
 
@@ -72,6 +75,14 @@ internal static class FramingMetrics
         if (s_errors.Enabled)
         {
             s_errors.Add(1, new KeyValuePair<string, object?>("error.type", errorType));
+        }
+    }
+
+    public static void FrameSkipped()
+    {
+        if (s_framesSkipped.Enabled)
+        {
+            s_framesSkipped.Add(1);
         }
     }
 

@@ -183,7 +183,7 @@ public sealed class MySqlPacketReader : IDisposable
             throw new ArgumentNullException(nameof(connection));
         }
 
-        CheckCodec(connection.Codec, nameof(connection));
+        CheckCodec(connection.ReceiveCodec, nameof(connection));
         return connection;
     }
 

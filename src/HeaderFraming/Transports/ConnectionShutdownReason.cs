@@ -31,4 +31,8 @@ public enum ConnectionShutdownReason
 
     /// <summary>This side disposed the connection (<see cref="FramedConnection.DisposeAsync"/>).</summary>
     LocalClose,
+
+    /// <summary>This side detached the connection (<see cref="FramedConnection.DetachAsync"/>): the transport was handed back,
+    /// open, with every byte received and not yet read.</summary>
+    Detached,
 }

@@ -18,7 +18,7 @@ namespace HeaderFraming;
 /// a pipe stream), any connected <see cref="Socket"/>, or an existing <see cref="IDuplexPipe"/>: whole frames in, whole frames out.
 /// </summary>
 /// <remarks>
-/// <para><b>Reading</b> is for one consumer at a time: <see cref="ReadFrameAsync"/> returns frames whose payloads are slices of
+/// <para><b>Reading</b> is for one consumer at a time: <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> returns frames whose payloads are slices of
 /// the connection's buffers, valid until the next read (see <see cref="FrameReader"/>).</para>
 /// <para><b>Sending</b> is safe from many tasks at once: each <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/>
 /// writes its whole frame atomically (frames never interleave), <b>in the order the calls were made</b> (un-awaited calls
@@ -57,8 +57,13 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     private static readonly TimeSpan s_readExitWait = TimeSpan.FromSeconds(2);
 
 
-    private readonly IFrameCodec _codec;
     private readonly FrameReader _reader;
+
+    // The codec and limit of the sends called from now on; each send takes the current one when it is called, so a change
+    // applies in call order, after the sends called before it (queued or not).
+    private volatile SendFraming _sendFraming;
+
+    private int _detaching;
     private readonly OrderedFrameSender _sender;
     private readonly TransportPipe _transport;
     private readonly ConnectionLifetime _lifetime;
@@ -67,7 +72,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     private FramedConnection(TransportIO io, PipeWriter? directOutput, bool leaveOpen, IFrameCodec codec, FramedConnectionOptions? options)
     {
         options ??= new FramedConnectionOptions();
-        _codec = codec;
+        _sendFraming = SendFraming.Unlimited(codec);
         _lifetime = new ConnectionLifetime();
         long coalescingBytes = CoalescingBytes(options);
         _transport = new TransportPipe(io, options, directOutput, leaveOpen, _lifetime, coalescingBytes);
@@ -83,8 +88,68 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <summary>Sends waiting in the queue behind backpressure (tests).</summary>
     internal int QueuedSends => _sender.QueuedCount;
 
-    /// <summary>The header format of both directions.</summary>
-    public IFrameCodec Codec => _codec;
+    /// <summary>The header format of the frames read next. Setting it switches the framing at the next frame boundary: the
+    /// bytes after the last frame read are decoded with the new codec (see <see cref="FrameReader.Codec"/>).</summary>
+    /// <exception cref="InvalidOperationException">A read is pending.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed or detached.</exception>
+    public IFrameCodec ReceiveCodec
+    {
+        get => _reader.Codec;
+        set
+        {
+            ThrowIfDisposed();
+            _reader.Codec = value;
+        }
+    }
+
+    /// <summary>The header format of the frames sent next. Setting it applies to the sends called after it, in call order:
+    /// sends called before it (even those still queued behind backpressure) keep the codec they were called with.</summary>
+    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
+    public IFrameCodec SendCodec
+    {
+        get => _sendFraming.Codec;
+        set
+        {
+            if (value is null)
+            {
+                throw new ArgumentNullException(nameof(value));
+            }
+
+            long limit = _sendFraming.MaxFrameLength;
+            _sendFraming = limit == long.MaxValue ? SendFraming.Unlimited(value) : new SendFraming(value, limit);
+        }
+    }
+
+    /// <summary>The largest payload a read accepts (see <see cref="FrameReader.MaxFrameLength"/>); starts as
+    /// <see cref="FrameReaderOptions.MaxFrameLength"/> and can change between reads.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative or above 2^62.</exception>
+    /// <exception cref="InvalidOperationException">A read is pending.</exception>
+    public long MaxReceiveFrameLength
+    {
+        get => _reader.MaxFrameLength;
+        set => _reader.MaxFrameLength = value;
+    }
+
+    /// <summary>The largest payload a send accepts, in bytes: the peer's limit (HTTP/2's <c>SETTINGS_MAX_FRAME_SIZE</c>). A
+    /// send over it is refused with an <see cref="ArgumentOutOfRangeException"/> before anything of it is written;
+    /// <see cref="long.MaxValue"/> (the default) leaves the codec's own limit. Applies to the sends called after the change.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">The value is negative.</exception>
+    public long MaxSendFrameLength
+    {
+        get => _sendFraming.MaxFrameLength;
+        set
+        {
+            if (value < 0)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange(nameof(value), value, "MaxSendFrameLength cannot be negative.");
+            }
+
+            _sendFraming = new SendFraming(_sendFraming.Codec, value);
+        }
+    }
+
+    /// <summary>Oversized frames discarded (<see cref="FrameReaderOptions.SkipOversizedFrames"/>).</summary>
+    public long FramesSkipped => _reader.FramesSkipped;
 
     /// <summary>
     /// Fires once when the connection ends: the peer closed its side (a TCP FIN: like Kestrel's
@@ -181,7 +246,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
             throw new ArgumentNullException(nameof(codec));
         }
 
-        return new FramedConnection(new PipeReaderTransportIO(transport.Input), transport.Output, leaveOpen: false, codec, options);
+        return new FramedConnection(new PipeReaderTransportIO(transport), transport.Output, leaveOpen: false, codec, options);
     }
 
     /// <summary>Connects a TCP socket (with <see cref="Socket.NoDelay"/>, since the connection coalesces small frames itself) and frames it.</summary>
@@ -231,7 +296,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
         return Create(socket, codec, options);
     }
 
-    /// <summary>Reads the next frame. See <see cref="FrameReader.ReadFrameAsync"/>: the frame is valid until the next read.</summary>
+    /// <summary>Reads the next frame. See <see cref="FrameReader.ReadFrameAsync(System.Threading.CancellationToken)"/>: the frame is valid until the next read.</summary>
     /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
     /// <returns>The frame, or <see cref="FrameReadResult.IsCompleted"/> when the peer closed between two frames.</returns>
     /// <exception cref="FrameException">The peer sent a malformed, too large or truncated frame.</exception>
@@ -257,7 +322,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
 
     /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
     /// <see cref="FrameReader.TryReadFrame(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>: the fastest way to drain
-    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync"/>).</summary>
+    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>).</summary>
     /// <param name="header">The header, valid until the next read.</param>
     /// <param name="payload">The payload, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
@@ -348,8 +413,18 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <exception cref="IOException">The connection can no longer send (the peer is gone or the transport failed).</exception>
     /// <exception cref="InvalidOperationException"><see cref="CompleteSendingAsync"/> was called.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
+    /// <exception cref="InvalidOperationException">The codec's header carries bytes besides the length that only the caller
+    /// knows (a type byte, a prefix): use <see cref="SendAsync(ReadOnlyMemory{byte}, ReadOnlyMemory{byte}, CancellationToken)"/>.</exception>
     public ValueTask SendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-        => SendCoreAsync(payload, static (FrameWriter writer, in ReadOnlyMemory<byte> state) => writer.Write(state.Span), cancellationToken);
+    {
+        SendFraming framing = _sendFraming;
+        framing.Check(header: false, payload.Length);
+        return SendCoreAsync((payload, framing), static (FrameWriter writer, in (ReadOnlyMemory<byte> Payload, SendFraming Framing) state) =>
+        {
+            state.Framing.ApplyTo(writer);
+            writer.Write(state.Payload.Span);
+        }, cancellationToken);
+    }
 
     /// <summary>Sends one frame whose fixed header carries more than the length (a type byte, an opcode): see
     /// <see cref="FrameWriter.Write(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>. Thread-safe like
@@ -358,9 +433,154 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <param name="payload">The payload.</param>
     /// <param name="cancellationToken">Cancels a send still queued behind backpressure (it then wrote nothing).</param>
     /// <returns>A task that completes when the frame is buffered.</returns>
+    /// <exception cref="ArgumentException"><paramref name="header"/> has the wrong length.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The payload is over <see cref="MaxSendFrameLength"/> or the codec's limit.</exception>
     public ValueTask SendAsync(ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-        => SendCoreAsync((header, payload), static (FrameWriter writer, in (ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Payload) state)
-            => writer.Write(state.Header.Span, state.Payload.Span), cancellationToken);
+        => SendFramedAsync(_sendFraming, header, payload, cancellationToken);
+
+    /// <summary>Sends one frame with <paramref name="codec"/> instead of <see cref="SendCodec"/> (a startup message framed
+    /// differently from the messages after it), in call order with every other send.</summary>
+    /// <param name="codec">The header format of this one frame.</param>
+    /// <param name="header">The header bytes the codec needs from the caller (see
+    /// <see cref="FrameWriter.Write(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>), or empty when it needs none.</param>
+    /// <param name="payload">The payload.</param>
+    /// <param name="cancellationToken">Cancels a send still queued behind backpressure (it then wrote nothing).</param>
+    /// <returns>A task that completes when the frame is buffered.</returns>
+    /// <exception cref="InvalidOperationException">The codec needs header bytes and <paramref name="header"/> is empty.</exception>
+    public ValueTask SendAsync(IFrameCodec codec, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+        => SendFramedAsync(new SendFraming(codec ?? throw new ArgumentNullException(nameof(codec)), _sendFraming.MaxFrameLength), header, payload, cancellationToken);
+
+    private ValueTask SendFramedAsync(SendFraming framing, ReadOnlyMemory<byte> header, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        framing.Check(!header.IsEmpty, payload.Length);
+        return SendCoreAsync((header, payload, framing), static (FrameWriter writer, in (ReadOnlyMemory<byte> Header, ReadOnlyMemory<byte> Payload, SendFraming Framing) state) =>
+        {
+            state.Framing.ApplyTo(writer);
+            if (state.Header.IsEmpty)
+            {
+                writer.Write(state.Payload.Span);
+            }
+            else
+            {
+                writer.Write(state.Header.Span, state.Payload.Span);
+            }
+        }, cancellationToken);
+    }
+
+    /// <summary>Sends raw bytes, without a header, in call order with the frames: a connection preface (HTTP/2's
+    /// <c>PRI * HTTP/2.0…</c>), a protocol header (AMQP's <c>AMQP\0\0\x09\x01</c>), a one-byte reply. Thread-safe.</summary>
+    /// <param name="bytes">The bytes, sent as they are.</param>
+    /// <param name="cancellationToken">Cancels a send still queued behind backpressure (it then wrote nothing).</param>
+    /// <returns>A task that completes when the bytes are buffered.</returns>
+    public ValueTask SendRawAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken = default)
+        => SendCoreAsync(bytes, static (FrameWriter writer, in ReadOnlyMemory<byte> state) => writer.WriteRaw(state.Span), cancellationToken);
+
+    /// <summary>Reads one frame with <paramref name="codec"/> instead of <see cref="ReceiveCodec"/> (see
+    /// <see cref="FrameReader.ReadFrameAsync(IFrameCodec, CancellationToken)"/>).</summary>
+    /// <param name="codec">The header format of this one frame.</param>
+    /// <param name="cancellationToken">Cancels the wait for bytes; nothing is consumed.</param>
+    /// <returns>The frame, valid until the next read, or the end of the stream, or a cancelled read.</returns>
+    public ValueTask<FrameReadResult> ReadFrameAsync(IFrameCodec codec, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _reader.ReadFrameAsync(codec, cancellationToken);
+    }
+
+    /// <summary>Reads exactly <paramref name="count"/> raw bytes in order with the frames (see
+    /// <see cref="FrameReader.ReadExactlyAsync"/>).</summary>
+    /// <param name="count">How many bytes.</param>
+    /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
+    /// <returns>The bytes, valid until the next read.</returns>
+    public ValueTask<ReadOnlySequence<byte>> ReadExactlyAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _reader.ReadExactlyAsync(count, cancellationToken);
+    }
+
+    /// <summary>Reads raw bytes up to and including <paramref name="delimiter"/> (see <see cref="FrameReader.ReadUntilAsync"/>).</summary>
+    /// <param name="delimiter">The bytes that end the preamble.</param>
+    /// <param name="maxLength">The most bytes the preamble may take, delimiter included.</param>
+    /// <param name="cancellationToken">Cancels the wait; nothing is consumed.</param>
+    /// <returns>The bytes, delimiter included, valid until the next read.</returns>
+    public ValueTask<ReadOnlySequence<byte>> ReadUntilAsync(ReadOnlyMemory<byte> delimiter, int maxLength, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _reader.ReadUntilAsync(delimiter, maxLength, cancellationToken);
+    }
+
+    /// <summary>Returns the next <paramref name="count"/> bytes without consuming them (see <see cref="FrameReader.PeekAsync"/>).</summary>
+    /// <param name="count">How many bytes to look at.</param>
+    /// <param name="cancellationToken">Cancels the wait.</param>
+    /// <returns>The bytes, valid until the next read.</returns>
+    public ValueTask<ReadOnlySequence<byte>> PeekAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return _reader.PeekAsync(count, cancellationToken);
+    }
+
+    /// <summary>
+    /// Stops the connection at a frame boundary and hands the transport back, open, with every byte received and not yet
+    /// read: to wrap it (an <see cref="System.Net.Security.SslStream"/> for STARTTLS) or give it to other code. Sends called
+    /// before are sent first (never shut down: no FIN, no close_notify); then the pending receive is cancelled, which takes no
+    /// bytes. No byte is lost or duplicated: <see cref="DetachedTransport.Buffered"/> holds exactly the bytes after the last
+    /// frame read, and the transport's next read returns the byte after them. Bytes that arrived before the detach are never
+    /// decoded as frames. The connection is then closed (<see cref="ConnectionShutdownReason.Detached"/>); disposing it does
+    /// nothing more.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the wait for earlier sends to go out; the connection is then disposed.</param>
+    /// <returns>The transport and the bytes received after the last frame read.</returns>
+    /// <remarks>Call it with no read pending, at the point of the protocol where the peer waits for this side (after a
+    /// STARTTLS reply) or has already sent what comes next. Over a <see cref="Stream"/>, the stream's read must be safely
+    /// cancellable (a <see cref="NetworkStream"/>'s is; for an <see cref="System.Net.Security.SslStream"/>, detach the
+    /// connection beneath it instead). On netstandard2.0 a left-open socket's receive cannot be cancelled: the detach then
+    /// waits for the next bytes or at most 2 seconds.</remarks>
+    /// <exception cref="InvalidOperationException">A read is pending, or the connection is already being detached.</exception>
+    /// <exception cref="IOException">Frames sent before could not be sent: the transport failed.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
+    public async ValueTask<DetachedTransport> DetachAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        _reader.ThrowIfReadPending();
+        if (Interlocked.Exchange(ref _detaching, 1) != 0)
+        {
+            ThrowHelper.ThrowInvalidOperation("The connection is already being detached.");
+        }
+
+        // Sends: none accepted from now on; those accepted before go out, without a shutdown of the send side.
+        _sender.MarkDisposed();
+        _transport.BeginDetach();
+        try
+        {
+            await _sender.CompleteAsync(cancellationToken, completeWriter: !_transport.WritesDirectly).ConfigureAwait(false);
+            if (!_transport.WritesDirectly)
+            {
+                await TaskHelpers.WaitAsync(_transport.SendLoop, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        if ((_transport.SendFault ?? _sender.Fault) is Exception sendFault)
+        {
+            await DisposeAsync().ConfigureAwait(false);
+            throw new IOException("The connection could not send the frames sent before the detach: " + sendFault.Message, sendFault);
+        }
+
+        // Receives: the pending one is cancelled (taking no bytes); what the loop received is in the inbound pipe.
+        await _transport.StopForDetachAsync().ConfigureAwait(false);
+        byte[] unconsumed = _reader.DetachUnconsumed();
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _lifetime.TrySet(ConnectionShutdownReason.Detached);
+            FramingMetrics.ConnectionClosed();
+        }
+
+        object wrapped = _transport.Wrapped;
+        return new DetachedTransport(unconsumed, wrapped as Stream, wrapped as Socket, wrapped as IDuplexPipe);
+    }
 
     /// <summary>Serializes <paramref name="value"/> straight into the connection's buffer behind a back-patched header (no
     /// intermediate buffer with a fixed-width codec) and sends it as one frame. Thread-safe.</summary>
@@ -528,4 +748,61 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
 
     private ValueTask SendCoreAsync<TState>(TState state, WriteFrame<TState> write, CancellationToken cancellationToken)
         => _sender.SendAsync(state, write, cancellationToken);
+
+    /// <summary>The codec and send limit a send was called with (immutable: a change makes a new one).</summary>
+    private sealed class SendFraming
+    {
+        // The framing of a codec without a send limit, shared by every connection created with that codec (a connection
+        // holds a reference, not a copy: 40 bytes of every idle connection).
+        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<IFrameCodec, SendFraming> s_unlimited = new();
+
+        private readonly bool _requiresHeader;
+
+        public SendFraming(IFrameCodec codec, long maxFrameLength)
+        {
+            Codec = codec;
+            MaxFrameLength = maxFrameLength;
+            _requiresHeader = FrameWriter.NeedsCallerHeader(codec, out _);
+        }
+
+        public IFrameCodec Codec { get; }
+
+        public long MaxFrameLength { get; }
+
+        public static SendFraming Unlimited(IFrameCodec codec)
+            => s_unlimited.GetValue(codec, static c => new SendFraming(c, long.MaxValue));
+
+        /// <summary>Refuses at the call, before anything is queued, a send the writer would refuse.</summary>
+        public void Check(bool header, long payloadLength)
+        {
+            if (_requiresHeader && !header)
+            {
+                FrameWriter.ThrowHeaderRequired(Codec);
+            }
+
+            if (payloadLength > MaxFrameLength)
+            {
+                ThrowHelper.ThrowArgumentOutOfRange("payload", payloadLength, string.Format(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    "A payload of {0:N0} bytes is over the send limit of {1:N0} bytes (MaxSendFrameLength: the peer's largest frame); nothing was sent.",
+                    payloadLength,
+                    MaxFrameLength));
+            }
+        }
+
+        /// <summary>Makes the writer frame this send as it was called: the codec and limit of that moment.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void ApplyTo(FrameWriter writer)
+        {
+            if (!ReferenceEquals(writer.Codec, Codec))
+            {
+                writer.Codec = Codec;
+            }
+
+            if (writer.MaxFrameLength != MaxFrameLength)
+            {
+                writer.MaxFrameLength = MaxFrameLength;
+            }
+        }
+    }
 }

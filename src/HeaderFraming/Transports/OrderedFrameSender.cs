@@ -145,8 +145,9 @@ internal sealed class OrderedFrameSender
     }
 
     /// <summary>No more sends: later calls throw <see cref="InvalidOperationException"/>. Completes when every frame
-    /// accepted before has been written and flushed, then completes the pipe writer.</summary>
-    public async Task CompleteAsync(CancellationToken cancellationToken)
+    /// accepted before has been written and flushed, then completes the pipe writer (unless <paramref name="completeWriter"/>
+    /// is <see langword="false"/>: a detach hands a pipe it does not own back open).</summary>
+    public async Task CompleteAsync(CancellationToken cancellationToken, bool completeWriter = true)
     {
         Task drained;
         lock (_lock)
@@ -168,9 +169,12 @@ internal sealed class OrderedFrameSender
             // A flush failed: the fault is reported by whoever asks next (the transport's, or this sender's).
         }
 
-        lock (_lock)
+        if (completeWriter)
         {
-            _writer.Complete();
+            lock (_lock)
+            {
+                _writer.Complete();
+            }
         }
     }
 

@@ -61,10 +61,18 @@ internal sealed class TransportPipe : IDuplexPipe
     private readonly bool _writesDirectly;
     private readonly PipeWriter _output;
     private Pipe? _outbound;
-    private readonly CancellationTokenSource? _abort;
+    private CancellationTokenSource? _abort;
+    private readonly bool _abandonsZeroByteWaits;
+
+    // 1 while the receive loop waits in a zero-byte receive it may abandon: a dispose or a detach then does not wait for the
+    // loop, which stops, having taken no bytes, whenever that receive completes.
+    private int _parked;
     private long _bytesReceived;
     private long _bytesSent;
     private volatile bool _disposing;
+
+    // Set by BeginDetach: the loops stop without closing, shutting down or faulting the transport.
+    private volatile bool _detaching;
 
     /// <summary>1 while the send loop is inside a transport send, until its outcome (<see cref="SendFault"/>) is recorded.</summary>
     private int _sendInFlight;
@@ -88,9 +96,12 @@ internal sealed class TransportPipe : IDuplexPipe
         _leaveOpen = leaveOpen;
         _lifetime = lifetime;
 
-        // A transport left open is not closed on dispose, so its pending operations must be cancellable; one that is
-        // closed needs no token (closing aborts them), which saves a registration per receive.
-        _abort = leaveOpen ? new CancellationTokenSource() : null;
+        // Pending operations must be cancellable: a transport left open is not closed on dispose, and any connection can be
+        // detached (its transport handed back, open, with every byte received). A socket's zero-byte wait needs no token
+        // (it takes no bytes, so it can be left pending: see _parked), so an idle socket connection makes its source only
+        // when it first receives for real, and holds no registration while it waits (about 260 bytes of every idle one).
+        _abandonsZeroByteWaits = io.ZeroByteWaitsCanBeAbandoned;
+        _abort = _abandonsZeroByteWaits ? null : new CancellationTokenSource();
         _waitForData = options.WaitForDataBeforeAllocatingBuffer && io.CanWaitForData;
         MemoryPool<byte> pool = options.MemoryPool ?? BlockMemoryPool.Default;
 
@@ -161,6 +172,9 @@ internal sealed class TransportPipe : IDuplexPipe
     /// <summary>Whether the connection writes the transport's own writer (no send loop).</summary>
     public bool WritesDirectly => _writesDirectly;
 
+    /// <summary>What the connection wraps (a Stream, a Socket, an IDuplexPipe).</summary>
+    public object Wrapped => _io.Wrapped;
+
     public void Start()
     {
 #if NET
@@ -202,7 +216,8 @@ internal sealed class TransportPipe : IDuplexPipe
     public async ValueTask DisposeAsync()
     {
         _disposing = true;
-        _abort?.Cancel();
+        Interlocked.MemoryBarrier();
+        Volatile.Read(ref _abort)?.Cancel();
         Volatile.Read(ref _outbound)?.Reader.CancelPendingRead();
         _inbound.Writer.CancelPendingFlush();
         if (!_leaveOpen || _io is PipeReaderTransportIO)
@@ -212,15 +227,57 @@ internal sealed class TransportPipe : IDuplexPipe
 
         try
         {
-            await TaskHelpers.WaitAtMostAsync(Task.WhenAll(ReceiveLoop, SendLoop), s_loopExitWait).ConfigureAwait(false);
+            await TaskHelpers.WaitAtMostAsync(Task.WhenAll(ReceiveLoopUnlessParked(), SendLoop), s_loopExitWait).ConfigureAwait(false);
         }
         finally
         {
             Volatile.Read(ref _outbound)?.Writer.Complete();
             _inbound.Reader.Complete();
             (_io as PipeReaderTransportIO)?.Complete();
-            _abort?.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Marks the transport as being detached, so that the end of sending (the next step: the connection's sender completes
+    /// the outbound pipe) does not shut its send side down.
+    /// </summary>
+    public void BeginDetach() => _detaching = true;
+
+    private bool Stopping => _disposing || _detaching;
+
+    /// <summary>The receive loop's task, or a completed one while the loop waits in a zero-byte receive it may abandon.
+    /// Read after <see cref="Stopping"/> was set and a full fence: the loop sets <see cref="_parked"/>, fences, and checks
+    /// <see cref="Stopping"/> before it waits, so one of the two sees the other.</summary>
+    private Task ReceiveLoopUnlessParked() => Volatile.Read(ref _parked) != 0 ? Task.CompletedTask : ReceiveLoop;
+
+    /// <summary>The token of real receives and sends, its source made on first use (see the constructor); checked against
+    /// <see cref="Stopping"/> by the caller after this call, so a stop that found no source cannot miss the receive.</summary>
+    private CancellationToken AbortToken()
+    {
+        CancellationTokenSource? abort = Volatile.Read(ref _abort);
+        if (abort == null)
+        {
+            var created = new CancellationTokenSource();
+            abort = Interlocked.CompareExchange(ref _abort, created, null) ?? created;
+        }
+
+        return abort.Token;
+    }
+
+    /// <summary>
+    /// The receive half of a detach, after every send went out: cancels the pending receive (a cancelled receive takes no
+    /// bytes) and waits for the receive loop to end, so that every byte it took from the transport is in the inbound pipe,
+    /// whose writer it completes. The transport is neither closed nor shut down.
+    /// </summary>
+    /// <remarks>Where receives cannot be cancelled (a left-open socket on netstandard2.0), the loop waits with a zero-byte
+    /// receive, which takes no bytes, and stops after it: the wait for the loop is then bounded, not the loop.</remarks>
+    public async Task StopForDetachAsync()
+    {
+        _detaching = true;
+        Interlocked.MemoryBarrier();
+        Volatile.Read(ref _abort)?.Cancel();
+        await TaskHelpers.WaitAtMostAsync(ReceiveLoopUnlessParked(), s_loopExitWait).ConfigureAwait(false);
+        (_io as PipeReaderTransportIO)?.ReleaseForDetach();
     }
 
     private async Task RunReceiveLoopAsync()
@@ -229,7 +286,6 @@ internal sealed class TransportPipe : IDuplexPipe
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
 #endif
         PipeWriter writer = _inbound.Writer;
-        CancellationToken abort = _abort?.Token ?? default;
         int readSize = Math.Min(InitialReadSize, _maxReadSize);
         bool lastReadFilled = false;
         int blockLeft = 0;
@@ -239,16 +295,37 @@ internal sealed class TransportPipe : IDuplexPipe
             while (true)
             {
                 int available = 0;
-                bool receivesAreCancelable = _io.ReceivesAreCancelable;
-                if ((_waitForData && !lastReadFilled) || !receivesAreCancelable)
+                if (Stopping)
+                {
+                    break;
+                }
+
+                if ((_waitForData && !lastReadFilled) || !_io.ReceivesAreCancelable)
                 {
                     // Wait for data holding no buffer: an idle connection keeps no block of the pool. (A zero-byte receive
-                    // takes no bytes, so where receives cannot be cancelled it is the only thing left pending at dispose.)
-                    available = await _io.WaitForDataAsync(abort).ConfigureAwait(false);
-                    if (!receivesAreCancelable && abort.IsCancellationRequested)
+                    // takes no bytes, so where receives cannot be cancelled it is the only thing left pending at a stop.)
+                    if (_abandonsZeroByteWaits)
+                    {
+                        Volatile.Write(ref _parked, 1);
+                        Interlocked.MemoryBarrier();
+                        if (Stopping)
+                        {
+                            break;
+                        }
+                    }
+
+                    available = await _io.WaitForDataAsync(_abandonsZeroByteWaits ? default : AbortToken()).ConfigureAwait(false);
+                    Volatile.Write(ref _parked, 0);
+                    if (Stopping)
                     {
                         break;
                     }
+                }
+
+                CancellationToken abort = AbortToken();
+                if (Stopping)
+                {
+                    break;
                 }
 
                 // Fill what is left of the last block before taking a new one: a block is held until the application has
@@ -285,7 +362,11 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
             }
 
-            if (endOfStream && await ResetTakenBySendAsync().ConfigureAwait(false) is Exception reset)
+            if (_detaching)
+            {
+                // Stopped for a detach: the transport goes on, with its next bytes unread.
+            }
+            else if (endOfStream && await ResetTakenBySendAsync().ConfigureAwait(false) is Exception reset)
             {
                 // The end of this stream is that reset: every frame received is still delivered, then the fault.
                 ReceiveFault = reset;
@@ -296,9 +377,9 @@ internal sealed class TransportPipe : IDuplexPipe
                 _lifetime.TrySet(ConnectionShutdownReason.PeerClosed);
             }
         }
-        catch (Exception) when (_disposing)
+        catch (Exception) when (_disposing || _detaching)
         {
-            // Disposed: the reader is going away.
+            // Disposed: the reader is going away; or detached: the cancelled receive took no bytes.
         }
         catch (Exception ex)
         {
@@ -357,7 +438,7 @@ internal sealed class TransportPipe : IDuplexPipe
         await Task.CompletedTask.ConfigureAwait(ConfigureAwaitOptions.ForceYielding);
 #endif
         PipeReader reader = _outbound!.Reader;
-        CancellationToken abort = _abort?.Token ?? default;
+        CancellationToken abort = AbortToken();
         try
         {
             while (true)
@@ -386,7 +467,7 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
             }
 
-            if (!_disposing && !_leaveOpen)
+            if (!_disposing && !_leaveOpen && !_detaching)
             {
                 await _io.ShutdownSendAsync().ConfigureAwait(false);
             }

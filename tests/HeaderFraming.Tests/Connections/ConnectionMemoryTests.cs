@@ -102,7 +102,13 @@ public sealed class ConnectionMemoryTests
         Assert.True((await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
         ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
         await Task.Delay(100);
+#if HEADERFRAMING_NETSTANDARD
+        // On netstandard2.0 a socket's receive cannot be cancelled, so the loop always waits with a zero-byte receive first
+        // (a detach or a left-open dispose must be able to stop it without it taking bytes): no block is held.
+        Assert.Equal(0, pool.Outstanding);
+#else
         Assert.Equal(1, pool.Outstanding);
+#endif
         await peer.SendAsync(FrameTestKit.Ascii("x"));
         Assert.True((await next.AsTask().WaitAsync(s_limit)).HasFrame);
     }

@@ -18,12 +18,25 @@ public static class FrameTestKit
         var writer = new FrameWriter(pipe, codec);
         foreach (byte[] payload in payloads)
         {
-            writer.Write(payload);
+            WritePayload(writer, payload);
         }
 
         writer.FlushAsync().AsTask().GetAwaiter().GetResult();
         writer.Complete();
         return stream.ToArray();
+    }
+
+    /// <summary>Writes one frame, with zeros for the header bytes a codec needs from the caller (a type byte, a prefix).</summary>
+    public static void WritePayload(FrameWriter writer, ReadOnlySpan<byte> payload)
+    {
+        if (writer.RequiresHeader)
+        {
+            writer.Write(new byte[writer.CallerHeaderLength], payload);
+        }
+        else
+        {
+            writer.Write(payload);
+        }
     }
 
     /// <summary>Decodes every frame of <paramref name="reader"/> until the end of the stream, copying the payloads.</summary>

@@ -13,9 +13,11 @@ namespace HeaderFraming.Transports.IO;
 /// A read is pending on the transport's pipe at every moment the receive loop is not copying; it holds none of the
 /// connection's memory while it waits.
 /// </summary>
-internal sealed class PipeReaderTransportIO(PipeReader input) : TransportIO
+internal sealed class PipeReaderTransportIO(IDuplexPipe transport) : TransportIO
 {
-    private readonly PipeReader _input = input;
+    private readonly PipeReader _input = transport.Input;
+
+    public override object Wrapped => transport;
     private ValueTask<ReadResult> _nextRead;
     private bool _readStarted;
     private ReadOnlySequence<byte> _buffer;
@@ -38,6 +40,17 @@ internal sealed class PipeReaderTransportIO(PipeReader input) : TransportIO
         }
 
         return (int)Math.Min(_buffer.Length, int.MaxValue);
+    }
+
+    /// <summary>For a detach, after the receive loop ended: gives back a buffer held between a wait and a receive
+    /// unconsumed, so the transport's next reader gets those bytes.</summary>
+    public void ReleaseForDetach()
+    {
+        if (_holding)
+        {
+            _holding = false;
+            _input.AdvanceTo(_buffer.Start);
+        }
     }
 
     public override async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)

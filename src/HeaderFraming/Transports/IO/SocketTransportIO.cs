@@ -22,13 +22,18 @@ internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : Transpo
     private readonly Socket _socket = socket;
     private List<ArraySegment<byte>>? _gather;
 
+    public override object Wrapped => _socket;
+
     public override bool CanWaitForData => true;
+
+    /// <inheritdoc />
+    public override bool ZeroByteWaitsCanBeAbandoned => true;
 
 #if !NET
     /// <inheritdoc />
-    /// <remarks>netstandard2.0's <c>Socket.ReceiveAsync(ArraySegment, SocketFlags)</c> takes no token; a socket
-    /// the connection closes ends it anyway, a left-open one does not.</remarks>
-    public override bool ReceivesAreCancelable => !_sendsCopies;
+    /// <remarks>netstandard2.0's <c>Socket.ReceiveAsync(ArraySegment, SocketFlags)</c> takes no token: only closing the
+    /// socket ends it, and neither a left-open socket nor one handed back by a detach is closed.</remarks>
+    public override bool ReceivesAreCancelable => false;
 #endif
 
     private readonly bool _gathersSends = !leaveOpen;

@@ -30,6 +30,8 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
             : null;
 #endif
 
+    public override object Wrapped => _stream;
+
     public override bool CanWaitForData { get; } = HonoursZeroByteReads(stream);
 
     /// <summary>

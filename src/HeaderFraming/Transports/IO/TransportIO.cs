@@ -17,10 +17,19 @@ internal abstract class TransportIO
     /// transport honours). When <see langword="false"/> the receive loop goes straight to <see cref="ReceiveAsync"/>.</summary>
     public abstract bool CanWaitForData { get; }
 
-    /// <summary>Whether a pending <see cref="ReceiveAsync"/> ends when its token is cancelled. When it cannot (a left-open
-    /// socket on netstandard2.0), the receive loop waits with a zero-byte receive before every read and stops after it once
-    /// aborted, so that a receive left behind by a disposed connection never takes bytes meant for the socket's next owner.</summary>
+    /// <summary>Whether a pending <see cref="ReceiveAsync"/> ends when its token is cancelled. When it cannot (a socket on
+    /// netstandard2.0), the receive loop waits with a zero-byte receive before every read and stops after it once aborted, so
+    /// that a receive left behind by a disposed or detached connection never takes bytes meant for the socket's next owner.</summary>
     public virtual bool ReceivesAreCancelable => true;
+
+    /// <summary>Whether a pending <see cref="WaitForDataAsync"/> may be left behind when the connection stops (a dispose, a
+    /// detach) while the transport lives on: a socket's zero-byte receive takes no bytes, and the socket's next receive
+    /// queues behind it. Not a stream's (two reads of a stream may not overlap) nor a pipe's. When <see langword="true"/>
+    /// the wait is given no token.</summary>
+    public virtual bool ZeroByteWaitsCanBeAbandoned => false;
+
+    /// <summary>What the connection wraps (a Stream, a Socket, an IDuplexPipe), for a detach to hand back.</summary>
+    public abstract object Wrapped { get; }
 
     /// <summary>Waits until bytes can be received (or the end of the stream is there), holding no buffer while it waits.</summary>
     /// <returns>How many bytes are known to be waiting, or 0 when the transport does not say.</returns>
