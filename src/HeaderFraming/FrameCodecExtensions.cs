@@ -85,6 +85,26 @@ public static class FrameCodecExtensions
         return codec.CreateHeaderException(buffer.Slice(0, Math.Min(buffer.Length, codec.MaxHeaderLength)).ToArray());
     }
 
+    /// <summary>
+    /// Wraps the codec so that every frame ends with <paramref name="trailer"/> after its payload (AMQP 0-9-1:
+    /// <c>codec.WithTrailer(0xCE)</c>). See <see cref="Codecs.TrailerCodec"/>: the header and its payload length are the
+    /// codec's, unchanged; the drivers check the trailer on read and write it on write.
+    /// </summary>
+    /// <param name="codec">The codec of the header.</param>
+    /// <param name="trailer">The bytes every frame ends with, 1 to <see cref="Codecs.TrailerCodec.MaxTrailerLength"/> (copied).</param>
+    /// <returns>The wrapper; also an <see cref="ILengthFieldCodec"/> or <see cref="IHeaderPrefixCodec"/> when the codec is.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="codec"/> or <paramref name="trailer"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The trailer is empty or too long, or the codec already has one.</exception>
+    public static Codecs.TrailerCodec WithTrailer(this IFrameCodec codec, params byte[] trailer)
+    {
+        if (trailer is null)
+        {
+            throw new ArgumentNullException(nameof(trailer));
+        }
+
+        return Codecs.TrailerCodec.Create(codec, trailer);
+    }
+
     /// <summary>The first segment, when it holds a whole header (or is all there is): then no copy is needed.</summary>
     private static bool TryGetHeaderSpan(IFrameCodec codec, in ReadOnlySequence<byte> buffer, out ReadOnlySpan<byte> first)
     {

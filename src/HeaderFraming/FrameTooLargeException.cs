@@ -20,6 +20,15 @@ public sealed class FrameTooLargeException : FrameException
         MaxFrameLength = maxFrameLength;
     }
 
+    /// <summary>For a limit other than <see cref="FrameReaderOptions.MaxFrameLength"/> (a message reassembled from packets):
+    /// the problem names the limit.</summary>
+    internal FrameTooLargeException(string problem, long declaredLength, long maxFrameLength, ReadOnlySpan<byte> header)
+        : base(problem, header)
+    {
+        DeclaredLength = declaredLength;
+        MaxFrameLength = maxFrameLength;
+    }
+
     /// <inheritdoc />
     public override FrameErrorKind Kind => FrameErrorKind.TooLarge;
 

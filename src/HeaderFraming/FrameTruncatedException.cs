@@ -22,6 +22,14 @@ public sealed class FrameTruncatedException : FrameException
         ExpectedBytes = expectedBytes;
     }
 
+    /// <summary>For a stream that ended inside a unit larger than a frame (a message of several packets).</summary>
+    internal FrameTruncatedException(string problem, long receivedBytes, long expectedBytes, ReadOnlySpan<byte> header)
+        : base(problem, header)
+    {
+        ReceivedBytes = receivedBytes;
+        ExpectedBytes = expectedBytes;
+    }
+
     /// <inheritdoc />
     public override FrameErrorKind Kind => FrameErrorKind.Truncated;
 

@@ -24,6 +24,8 @@ namespace HeaderFraming.Codecs;
 /// <see cref="FrameWriter.BeginFrame"/> cannot be back-patched in place: the writer buffers it (pooled memory) and copies it
 /// once into the pipe when the frame ends. Writing a payload whose length is known (<see cref="FrameWriter.Write(ReadOnlySpan{byte})"/>)
 /// costs nothing extra.</para>
+/// <para>A varint after fixed bytes, or limited to fewer bytes (MQTT's control byte and 1–4 byte remaining length), is
+/// <see cref="PrefixedVarintCodec"/>; this codec has no options, so its decoder stays as small as it is.</para>
 /// </remarks>
 public sealed class VarintCodec : IFrameCodec
 {
