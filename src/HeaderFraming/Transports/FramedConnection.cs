@@ -621,7 +621,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// pipe's completion for an <see cref="IDuplexPipe"/>. Other streams (named or anonymous pipes) cannot signal the end of
     /// sending without closing; the peer sees it when the connection is disposed. Reading goes on: frames the peer still sends
     /// can be read until it closes. Later sends throw <see cref="InvalidOperationException"/>. Nothing happens to a stream
-    /// created with <c>leaveOpen</c> but the flush.
+    /// or socket created with <c>leaveOpen</c> but the flush (no FIN: the transport is the caller's).
     /// </summary>
     /// <param name="cancellationToken">Cancels the wait (the shutdown goes on).</param>
     /// <returns>A task that completes when the send side is shut down.</returns>
