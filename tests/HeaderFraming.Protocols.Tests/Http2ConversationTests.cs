@@ -164,6 +164,7 @@ public class Http2ConversationTests : IClassFixture<KestrelHttp2Server>
             if ((flags & Padded) != 0 && (type == Data || type == Headers))
             {
                 int pad = payload.FirstSpan[0];
+                if (pad >= payload.Length) throw new InvalidDataException("Padding as long as the frame (PROTOCOL_ERROR).");
                 payload = payload.Slice(1, payload.Length - 1 - pad);       // pad length byte, then the padding at the end
             }
 
