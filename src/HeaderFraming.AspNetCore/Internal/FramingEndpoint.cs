@@ -1,0 +1,66 @@
+using System;
+using System.Buffers;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.Extensions.Logging;
+
+namespace HeaderFraming.AspNetCore.Internal;
+
+/// <summary>One framed endpoint, resolved once when Kestrel builds the endpoint's pipeline (at start-up, so bad options fail
+/// the start): its codec, options, logger and metrics. Set as a connection feature for the handler to find.</summary>
+internal sealed class FramingEndpoint
+{
+    private readonly FramedConnectionOptions _options;
+    private (MemoryPool<byte> Pool, FramedConnectionOptions Options)? _pooled;
+
+    public FramingEndpoint(string name, IFrameCodec codec, FramedConnectionOptions options, FramingEndpointOptions endpointOptions, ILogger logger, FramingServerMetrics metrics, TimeProvider timeProvider)
+    {
+        Name = name;
+        Codec = codec;
+        _options = options;
+        EndpointOptions = endpointOptions;
+        Logger = logger;
+        Metrics = metrics;
+        TimeProvider = timeProvider;
+    }
+
+    public string Name { get; }
+
+    public IFrameCodec Codec { get; }
+
+    public FramingEndpointOptions EndpointOptions { get; }
+
+    public ILogger Logger { get; }
+
+    public FramingServerMetrics Metrics { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public FramedConnectionContext CreateContext(ConnectionContext connection)
+        => FramedConnectionContext.CreateCore(connection, Codec, OptionsFor(connection), Name, EndpointOptions.SlowConsumerThreshold, TimeProvider, ReportSlowConsumer);
+
+    /// <summary>The endpoint's options with Kestrel's pool: one copy per pool (Kestrel has one per transport), not per connection.</summary>
+    private FramedConnectionOptions OptionsFor(ConnectionContext connection)
+    {
+        if (_options.MemoryPool is not null || !EndpointOptions.UseTransportMemoryPool
+            || connection.Features.Get<IMemoryPoolFeature>()?.MemoryPool is not MemoryPool<byte> pool)
+        {
+            return _options;
+        }
+
+        if (_pooled is { } pooled && ReferenceEquals(pooled.Pool, pool))
+        {
+            return pooled.Options;
+        }
+
+        FramedConnectionOptions copy = FramedConnectionOptionsCopy.WithPool(_options, pool);
+        _pooled = (pool, copy);
+        return copy;
+    }
+
+    private void ReportSlowConsumer(FramedConnectionContext context, TimeSpan waited)
+    {
+        Metrics.SlowConsumer(Name);
+        Log.SlowConsumer(Logger, context.ConnectionId, context.RemoteEndPoint, Name, waited.TotalMilliseconds, EndpointOptions.SlowConsumerThreshold.TotalMilliseconds);
+    }
+}
