@@ -31,7 +31,7 @@ public static class FramingConnectionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
         ArgumentNullException.ThrowIfNull(codec);
-        Use<THandler>(listenOptions, codec, endpointName, endpointName ?? listenOptions.EndPoint?.ToString() ?? "default");
+        Use<THandler>(listenOptions, codec, endpointName, () => listenOptions.EndPoint?.ToString() ?? "default");
         return listenOptions;
     }
 
@@ -49,11 +49,11 @@ public static class FramingConnectionBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(codec);
-        Use<THandler>(builder, codec, endpointName, endpointName ?? "default");
+        Use<THandler>(builder, codec, endpointName, static () => "default");
         return builder;
     }
 
-    private static void Use<THandler>(IConnectionBuilder builder, IFrameCodec codec, string? optionsName, string tag)
+    private static void Use<THandler>(IConnectionBuilder builder, IFrameCodec codec, string? optionsName, Func<string> unnamed)
         where THandler : FramedConnectionHandler
     {
         // Resolved when Kestrel builds the pipeline, i.e. when it starts: missing services and bad options fail the start.
@@ -64,7 +64,8 @@ public static class FramingConnectionBuilderExtensions
                 "UseFraming needs the services of HeaderFraming.AspNetCore: call builder.Services.AddHeaderFraming() (or services.AddHeaderFraming(configuration)).");
             string name = optionsName ?? Options.DefaultName;
             var endpoint = new FramingEndpoint(
-                tag,
+                optionsName,
+                unnamed,
                 codec,
                 services.GetRequiredService<IOptionsMonitor<FramedConnectionOptions>>().Get(name),
                 services.GetRequiredService<IOptionsMonitor<FramingEndpointOptions>>().Get(name),

@@ -13,9 +13,15 @@ internal sealed class FramingEndpoint
     private readonly FramedConnectionOptions _options;
     private (MemoryPool<byte> Pool, FramedConnectionOptions Options)? _pooled;
 
-    public FramingEndpoint(string name, IFrameCodec codec, FramedConnectionOptions options, FramingEndpointOptions endpointOptions, ILogger logger, FramingServerMetrics metrics, TimeProvider timeProvider)
+    private readonly Func<string> _nameOnFirstUse;
+    private string? _name;
+
+    // name: the endpoint's name, or null to take nameOnFirstUse's at the first connection: a listen address on port 0 is
+    // known only once Kestrel has bound it, which it does after building the pipeline.
+    public FramingEndpoint(string? name, Func<string> nameOnFirstUse, IFrameCodec codec, FramedConnectionOptions options, FramingEndpointOptions endpointOptions, ILogger logger, FramingServerMetrics metrics, TimeProvider timeProvider)
     {
-        Name = name;
+        _name = name;
+        _nameOnFirstUse = nameOnFirstUse;
         Codec = codec;
         _options = options;
         EndpointOptions = endpointOptions;
@@ -24,7 +30,7 @@ internal sealed class FramingEndpoint
         TimeProvider = timeProvider;
     }
 
-    public string Name { get; }
+    public string Name => _name ??= _nameOnFirstUse();
 
     public IFrameCodec Codec { get; }
 
