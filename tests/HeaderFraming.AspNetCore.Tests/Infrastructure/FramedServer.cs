@@ -45,6 +45,9 @@ public sealed class FramedServer : IAsyncDisposable
 
         public Action<ListenOptions>? BeforeFraming { get; set; }
 
+        /// <summary>Replaces <c>UseFraming</c> (e.g. Kestrel's own <c>UseConnectionHandler</c> for a baseline).</summary>
+        public Action<ListenOptions>? InsteadOfFraming { get; set; }
+
         public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
         public bool AddHeaderFraming { get; set; } = true;
@@ -72,7 +75,14 @@ public sealed class FramedServer : IAsyncDisposable
         {
             listen = options;
             settings.BeforeFraming?.Invoke(options);
-            options.UseFraming<THandler>(codec, settings.EndpointName);
+            if (settings.InsteadOfFraming is not null)
+            {
+                settings.InsteadOfFraming(options);
+            }
+            else
+            {
+                options.UseFraming<THandler>(codec, settings.EndpointName);
+            }
         }));
 
         WebApplication app = builder.Build();

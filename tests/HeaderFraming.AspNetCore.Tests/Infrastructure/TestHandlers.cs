@@ -14,6 +14,12 @@ public sealed class ConnectionRecorder
 
     public ConcurrentQueue<(string ConnectionId, EndPoint? Remote, string Endpoint)> Connected { get; } = new();
 
+    /// <summary>The TLS protocol each connection negotiated (<see cref="System.Security.Authentication.SslProtocols.None"/> for plain TCP).</summary>
+    public ConcurrentQueue<System.Security.Authentication.SslProtocols> Tls { get; } = new();
+
+    /// <summary>The live contexts, by connection id (removed at disconnect).</summary>
+    public ConcurrentDictionary<string, FramedConnectionContext> Live { get; } = new();
+
     public ConcurrentQueue<(string ConnectionId, ConnectionShutdownReason Reason, Exception? Error)> Disconnected { get; } = new();
 
     public int MaxActive => Volatile.Read(ref _maxActive);
@@ -21,6 +27,8 @@ public sealed class ConnectionRecorder
     public void OnConnected(FramedConnectionContext context)
     {
         Connected.Enqueue((context.ConnectionId, context.RemoteEndPoint, context.EndpointName));
+        Tls.Enqueue(context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.Protocol ?? System.Security.Authentication.SslProtocols.None);
+        Live[context.ConnectionId] = context;
         int active = Interlocked.Increment(ref _active);
         int max;
         while (active > (max = Volatile.Read(ref _maxActive)) && Interlocked.CompareExchange(ref _maxActive, active, max) != max)
@@ -31,6 +39,7 @@ public sealed class ConnectionRecorder
     public void OnDisconnected(FramedConnectionContext context, ConnectionShutdownReason reason, Exception? error)
     {
         Interlocked.Decrement(ref _active);
+        Live.TryRemove(context.ConnectionId, out _);
         Disconnected.Enqueue((context.ConnectionId, reason, error));
     }
 
