@@ -1,5 +1,6 @@
 using System;
 using System.Buffers;
+using System.Threading;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
@@ -11,7 +12,7 @@ namespace HeaderFraming.AspNetCore.Internal;
 internal sealed class FramingEndpoint
 {
     private readonly FramedConnectionOptions _options;
-    private (MemoryPool<byte> Pool, FramedConnectionOptions Options)? _pooled;
+    private PooledOptions? _pooled; // one reference, read and written whole: connections of the endpoint race for it
 
     private readonly Func<string> _nameOnFirstUse;
     private string? _name;
@@ -54,15 +55,18 @@ internal sealed class FramingEndpoint
             return _options;
         }
 
-        if (_pooled is { } pooled && ReferenceEquals(pooled.Pool, pool))
+        PooledOptions? pooled = Volatile.Read(ref _pooled);
+        if (pooled is not null && ReferenceEquals(pooled.Pool, pool))
         {
             return pooled.Options;
         }
 
         FramedConnectionOptions copy = FramedConnectionOptionsCopy.WithPool(_options, pool);
-        _pooled = (pool, copy);
+        Volatile.Write(ref _pooled, new PooledOptions(pool, copy));
         return copy;
     }
+
+    private sealed record PooledOptions(MemoryPool<byte> Pool, FramedConnectionOptions Options);
 
     private void ReportSlowConsumer(FramedConnectionContext context, TimeSpan waited)
     {
