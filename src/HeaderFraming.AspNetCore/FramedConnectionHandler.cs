@@ -30,6 +30,11 @@ namespace HeaderFraming.AspNetCore;
 /// </remarks>
 public abstract class FramedConnectionHandler : ConnectionHandler
 {
+    /// <summary>Made by <c>UseFraming</c> from the application's services (or taken from them).</summary>
+    protected FramedConnectionHandler()
+    {
+    }
+
     /// <summary>Runs one framed connection; Kestrel calls it. Override the <see cref="FramedConnectionContext"/> hooks instead.</summary>
     /// <param name="connection">Kestrel's connection.</param>
     /// <returns>A task that completes when the connection is closed.</returns>
