@@ -4,6 +4,12 @@ using HeaderFraming;
 using HeaderFraming.AspNetCore;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 // The tutorial's time server on Kestrel: "Welcome to the server!" to each client, then "The time is <Unix time>" to all
 // of them every few seconds, in the tutorial's 10-byte ASCII header. Options come from appsettings.json's "HeaderFraming"
