@@ -118,6 +118,7 @@ public abstract class FramedConnectionHandler : ConnectionHandler
     private async Task ReadLoopAsync(FramedConnectionContext context, FramingEndpoint endpoint)
     {
         FramedConnection connection = context.Connection;
+        long consumed = 0; // the stream offset just past the last frame delivered
 
         // Kestrel's close notice (host stopping) wakes the pending read without consuming anything; the frames received by
         // then are still delivered below.
@@ -127,6 +128,7 @@ public abstract class FramedConnectionHandler : ConnectionHandler
             FrameReadResult result = await connection.ReadFrameAsync().ConfigureAwait(false);
             if (result.HasFrame)
             {
+                consumed = End(result.Frame);
                 await OnFrameAsync(context, result.Frame).ConfigureAwait(false);
                 if (!context.ShutdownRequested.IsCancellationRequested)
                 {
@@ -142,15 +144,39 @@ public abstract class FramedConnectionHandler : ConnectionHandler
                 continue; // the application's own CancelPendingRead
             }
 
-            Log.ShutdownRequested(endpoint.Logger, context.ConnectionId, endpoint.Name);
-            while (connection.TryReadFrame(out Frame frame))
-            {
-                await OnFrameAsync(context, frame).ConfigureAwait(false);
-            }
-
+            await DrainAsync(context, endpoint, consumed).ConfigureAwait(false);
             return;
         }
     }
+
+    /// <summary>
+    /// Graceful shutdown: delivers every complete frame among the bytes the connection had received from the transport when
+    /// the server asked it to close, then returns. A frame cut short there is dropped (its peer sees the close).
+    /// </summary>
+    private async Task DrainAsync(FramedConnectionContext context, FramingEndpoint endpoint, long consumed)
+    {
+        // Bytes are counted as received a moment before the receive loop makes them readable, so a frame that is not
+        // readable yet may be on its way: wait for it a few turns of the thread pool, never for the peer.
+        const int MaxTurns = 100;
+        FramedConnection connection = context.Connection;
+        long received = connection.BytesReceived;
+        Log.ShutdownRequested(endpoint.Logger, context.ConnectionId, endpoint.Name);
+        for (int turns = 0; consumed < received && turns < MaxTurns; turns++)
+        {
+            while (connection.TryReadFrame(out Frame frame))
+            {
+                consumed = End(frame);
+                await OnFrameAsync(context, frame).ConfigureAwait(false);
+            }
+
+            if (consumed < received)
+            {
+                await Task.Yield();
+            }
+        }
+    }
+
+    private static long End(in Frame frame) => frame.StreamOffset + frame.HeaderLength + frame.PayloadLength;
 
     /// <summary>The transport ended the connection (a reset, Kestrel's abort), rather than a bug in a hook.</summary>
     private static bool IsTransportFailure(Exception ex, FramedConnectionContext context)
