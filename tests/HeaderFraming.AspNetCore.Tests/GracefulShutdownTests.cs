@@ -47,7 +47,9 @@ public sealed class GracefulShutdownTests
         // Every frame received before the stop is answered, in order; then the server closes the connection.
         for (int i = 0; i < Frames; i++)
         {
-            Assert.Equal($"IN FLIGHT {i}", await busy.ReadAsync(Utf8TextSerializer.Instance).AsTask().WaitAsync(s_shutdownTimeout));
+            FrameReadResult echo = await busy.ReadFrameAsync().AsTask().WaitAsync(s_shutdownTimeout);
+            Assert.True(echo.HasFrame, $"echo {i} of {Frames} did not come: the server read {busyContext.Connection.FramesReceived} frames ({busyContext.Connection.BytesReceived} of {wireBytes} bytes received), sent {busyContext.Connection.FramesSent}, ended {busyContext.ShutdownReason}");
+            Assert.Equal($"IN FLIGHT {i}", Utf8TextSerializer.Instance.Deserialize(echo.Frame.Payload));
         }
 
         Assert.True((await busy.ReadFrameAsync().AsTask().WaitAsync(s_shutdownTimeout)).IsCompleted, "the busy connection was not closed after its frames");
