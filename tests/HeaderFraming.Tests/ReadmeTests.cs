@@ -8,6 +8,10 @@ public class ReadmeTests
     private static readonly string[] s_compiledSources =
     [
         "samples/PackageConsumer/Program.cs",
+        // The "Hosting in ASP.NET Core" section: the Kestrel sample's Program.cs is its complete example, and the TLS
+        // example is in the consumer of the HeaderFraming.AspNetCore package.
+        "samples/TimeStream.Kestrel/Program.cs",
+        "samples/AspNetCoreConsumer/Program.cs",
     ];
 
     [Fact]

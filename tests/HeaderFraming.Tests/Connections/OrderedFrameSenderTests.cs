@@ -187,10 +187,14 @@ public sealed class OrderedFrameSenderTests
 
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
 
-        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        // Every flush completes asynchronously, as a socket's does under load: senders that arrive meanwhile must share the
+        // next flush. (A pipe without backpressure completes flushes at once, so 8 writers on a busy 2-core machine could
+        // run one after another and never overlap: the coalescing this test checks would then depend on the scheduler.)
+        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
             Interlocked.Increment(ref _flushes);
-            return inner.FlushAsync(cancellationToken);
+            await Task.Yield();
+            return await inner.FlushAsync(cancellationToken);
         }
     }
 }

@@ -1,0 +1,111 @@
+using HeaderFraming.AspNetCore.Tests.Infrastructure;
+using HeaderFraming.Codecs;
+using HeaderFraming.Serialization;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace HeaderFraming.AspNetCore.Tests;
+
+/// <summary>host.StopAsync: the frames a connection has received are delivered, then the handlers return by themselves,
+/// long before the host's shutdown timeout would make Kestrel abort them.</summary>
+public sealed class GracefulShutdownTests
+{
+    private const int Frames = 50;
+
+    /// <summary>Long enough that an abort by Kestrel (which would show as a reset, not a local close) cannot be what ended
+    /// the connections in this test; the test itself waits at most this.</summary>
+    private static readonly TimeSpan s_shutdownTimeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task StopAsyncDeliversTheFramesAlreadyReceivedAndTheHandlersReturnWithinTheShutdownTimeout()
+    {
+        await using FramedServer server = await FramedServer.StartAsync<GatedEchoHandler>(AsciiDecimalCodec.Default, s =>
+        {
+            s.ShutdownTimeout = s_shutdownTimeout;
+            s.Services = services => services.AddSingleton<ConnectionRecorder>().AddSingleton<Gate>();
+        });
+        var recorder = server.Services.GetRequiredService<ConnectionRecorder>();
+        var gate = server.Services.GetRequiredService<Gate>();
+
+        await using FramedConnection busy = await FramedConnection.ConnectAsync("127.0.0.1", server.Port, AsciiDecimalCodec.Default);
+        await using FramedConnection idle = await FramedConnection.ConnectAsync("127.0.0.1", server.Port, AsciiDecimalCodec.Default);
+        long wireBytes = 0;
+        for (int i = 0; i < Frames; i++)
+        {
+            string message = $"in flight {i}";
+            wireBytes += 10 + message.Length;
+            await busy.SendAsync(message, Utf8TextSerializer.Instance);
+        }
+
+        // The handler is busy with the first frame while the other 49 have arrived; then the host is told to stop.
+        FramedConnectionContext busyContext = await gate.FirstFrame.Task.WaitAsync(s_shutdownTimeout);
+        await WaitUntilAsync(() => busyContext.Connection.BytesReceived == wireBytes, "the server received every frame");
+        Task stopping = server.StopAsync();
+        await WaitUntilAsync(() => busyContext.ShutdownRequested.IsCancellationRequested, "Kestrel asked the connection to close");
+        Assert.False(stopping.IsCompleted, "the host stopped while a handler was still busy");
+        gate.Release.SetResult();
+
+        // Every frame received before the stop is answered, in order; then the server closes the connection.
+        for (int i = 0; i < Frames; i++)
+        {
+            FrameReadResult echo = await busy.ReadFrameAsync().AsTask().WaitAsync(s_shutdownTimeout);
+            Assert.True(echo.HasFrame, $"echo {i} of {Frames} did not come: the server read {busyContext.Connection.FramesReceived} frames ({busyContext.Connection.BytesReceived} of {wireBytes} bytes received), sent {busyContext.Connection.FramesSent}, ended {busyContext.ShutdownReason}");
+            Assert.Equal($"IN FLIGHT {i}", Utf8TextSerializer.Instance.Deserialize(echo.Frame.Payload));
+        }
+
+        Assert.True((await busy.ReadFrameAsync().AsTask().WaitAsync(s_shutdownTimeout)).IsCompleted, "the busy connection was not closed after its frames");
+        Assert.True((await idle.ReadFrameAsync().AsTask().WaitAsync(s_shutdownTimeout)).IsCompleted, "the idle connection was not closed");
+        await stopping.WaitAsync(s_shutdownTimeout);
+
+        // Both handlers returned on their own: the server closed them (a local close), Kestrel did not abort them.
+        Assert.Equal(2, recorder.Disconnected.Count);
+        Assert.All(recorder.Disconnected, d =>
+        {
+            Assert.Equal(ConnectionShutdownReason.LocalClose, d.Reason);
+            Assert.Null(d.Error);
+        });
+        Assert.Equal(2, server.Logs.GetSnapshot().Count(r => r.Id.Name == "ShutdownRequested"));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        DateTime deadline = DateTime.UtcNow + s_shutdownTimeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
+            await Task.Delay(10);
+        }
+    }
+
+    public sealed class Gate
+    {
+        public TaskCompletionSource<FramedConnectionContext> FirstFrame { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Release { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
+    /// <summary>Echoes text upper-cased; the first frame of all waits for the test's gate.</summary>
+    public sealed class GatedEchoHandler(ConnectionRecorder recorder, Gate gate) : FramedConnectionHandler<string>(Utf8TextSerializer.Instance)
+    {
+        protected override ValueTask OnConnectedAsync(FramedConnectionContext context)
+        {
+            recorder.OnConnected(context);
+            return default;
+        }
+
+        protected override async ValueTask OnMessageAsync(FramedConnectionContext context, string message)
+        {
+            if (gate.FirstFrame.TrySetResult(context))
+            {
+                await gate.Release.Task;
+            }
+
+            await context.SendAsync(message.ToUpperInvariant(), Serializer);
+        }
+
+        protected override ValueTask OnDisconnectedAsync(FramedConnectionContext context, ConnectionShutdownReason reason, Exception? error)
+        {
+            recorder.OnDisconnected(context, reason, error);
+            return default;
+        }
+    }
+}
