@@ -155,8 +155,8 @@ public abstract class FramedConnectionHandler : ConnectionHandler
     /// </summary>
     private async Task DrainAsync(FramedConnectionContext context, FramingEndpoint endpoint, long consumed)
     {
-        // Bytes are counted as received a moment before the receive loop makes them readable, so a frame that is not
-        // readable yet may be on its way: wait for it a few turns of the thread pool, never for the peer.
+        // Every byte counted in BytesReceived is readable, so the frames among them come out at once; a few turns of the
+        // thread pool more are allowed for the rest of a frame still being received, never a wait for the peer.
         const int MaxTurns = 100;
         FramedConnection connection = context.Connection;
         long received = connection.BytesReceived;

@@ -167,7 +167,8 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <summary>Whole frames returned by reads so far.</summary>
     public long FramesReceived => _reader.FramesRead;
 
-    /// <summary>Bytes received from the transport so far (whole frames, partial frames and bytes not yet read).</summary>
+    /// <summary>Bytes received from the transport so far (whole frames, partial frames and bytes not yet read); every byte
+    /// counted here can already be read.</summary>
     public long BytesReceived => _transport.BytesReceived;
 
     /// <summary>Frames accepted by sends so far (written into the connection's buffer in call order).</summary>

@@ -341,7 +341,6 @@ internal sealed class TransportPipe : IDuplexPipe
                 }
 
                 writer.Advance(read);
-                Interlocked.Add(ref _bytesReceived, read);
                 blockLeft = memory.Length - read;
 
                 // A read that filled its buffer says more is waiting: read bigger, and skip the zero-byte wait.
@@ -355,7 +354,12 @@ internal sealed class TransportPipe : IDuplexPipe
                     readSize /= 2;
                 }
 
-                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                // Counted once the flush has made the bytes readable (a Pipe commits them when FlushAsync is called, before
+                // any wait for backpressure): a byte counted in BytesReceived can always be read, which a graceful
+                // shutdown's drain relies on.
+                ValueTask<FlushResult> flushing = writer.FlushAsync();
+                Interlocked.Add(ref _bytesReceived, read);
+                FlushResult flush = await flushing.ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
                     break;
