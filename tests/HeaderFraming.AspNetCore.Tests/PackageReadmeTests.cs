@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using static HeaderFraming.Testing.DocSnippets;
 
 namespace HeaderFraming.AspNetCore.Tests;
 
@@ -9,24 +9,11 @@ public sealed class PackageReadmeTests
     public void EveryCSharpBlockOfThePackageReadmeIsTheKestrelSamplesProgram()
     {
         string root = RepositoryRoot();
-        string readme = File.ReadAllText(Path.Combine(root, "src", "HeaderFraming.AspNetCore", "README.md"));
-        string[] blocks = Regex.Matches(readme, "```csharp\\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToArray();
+        string[] blocks = CSharpBlocks(Path.Combine("src", "HeaderFraming.AspNetCore", "README.md"));
         Assert.NotEmpty(blocks);
         string program = Normalize(File.ReadAllText(Path.Combine(root, "samples", "TimeStream.Kestrel", "Program.cs")));
         Assert.All(blocks, block => Assert.Contains(Normalize(block), program, StringComparison.Ordinal));
     }
 
-    private static string Normalize(string code)
-        => string.Join("\n", code.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
 
-    private static string RepositoryRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir != null && !File.Exists(Path.Combine(dir, "HeaderFraming.sln")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("HeaderFraming.sln not found above " + AppContext.BaseDirectory);
-    }
 }

@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using static HeaderFraming.Testing.DocSnippets;
 
 namespace HeaderFraming.Protocols.Tests;
 
@@ -13,8 +13,7 @@ public class ProtocolDocsTests
     public void EveryCSharpBlockOfTheProtocolsDocIsInASourceOfThisProject()
     {
         string root = RepositoryRoot();
-        string doc = File.ReadAllText(Path.Combine(root, "docs", "protocols.md"));
-        string[] blocks = Regex.Matches(doc, "```csharp\\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToArray();
+        string[] blocks = CSharpBlocks(Path.Combine("docs", "protocols.md"));
         Assert.NotEmpty(blocks);
 
         string project = Path.Combine(root, "tests", "HeaderFraming.Protocols.Tests");
@@ -43,17 +42,5 @@ public class ProtocolDocsTests
         return first is "bin" or "obj";
     }
 
-    private static string Normalize(string code)
-        => string.Join("\n", code.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
 
-    private static string RepositoryRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir != null && !File.Exists(Path.Combine(dir, "HeaderFraming.sln")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("HeaderFraming.sln not found above " + AppContext.BaseDirectory);
-    }
 }

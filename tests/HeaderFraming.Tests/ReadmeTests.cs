@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using static HeaderFraming.Testing.DocSnippets;
 
 namespace HeaderFraming.Tests;
 
@@ -18,8 +18,7 @@ public class ReadmeTests
     public void EveryCSharpBlockOfTheReadmeIsInACompiledSource()
     {
         string root = RepositoryRoot();
-        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
-        string[] blocks = Regex.Matches(readme, "```csharp\\n(.*?)```", RegexOptions.Singleline).Select(m => m.Groups[1].Value).ToArray();
+        string[] blocks = CSharpBlocks("README.md");
         Assert.NotEmpty(blocks);
         string compiled = Normalize(string.Join("\n", s_compiledSources.Select(p => File.ReadAllText(Path.Combine(root, p)))));
         foreach (string block in blocks)
@@ -36,17 +35,5 @@ public class ReadmeTests
         Assert.StartsWith("dotnet test HeaderFraming.sln", lines[4], StringComparison.Ordinal);
     }
 
-    private static string Normalize(string code)
-        => string.Join("\n", code.Replace("\r", "", StringComparison.Ordinal).Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0));
 
-    private static string RepositoryRoot()
-    {
-        string? dir = AppContext.BaseDirectory;
-        while (dir != null && !File.Exists(Path.Combine(dir, "HeaderFraming.sln")))
-        {
-            dir = Path.GetDirectoryName(dir);
-        }
-
-        return dir ?? throw new InvalidOperationException("HeaderFraming.sln not found above " + AppContext.BaseDirectory);
-    }
 }
