@@ -42,20 +42,7 @@ public class FramingProperties
         {
             byte[] wire = Encode(c.Codec.Codec, c.Payloads);
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: 512));
-            Task writer = Task.Run(async () =>
-            {
-                int offset = 0;
-                int i = 0;
-                while (offset < wire.Length)
-                {
-                    int size = c.Chunks.Length == 0 ? wire.Length : Math.Max(1, c.Chunks[i++ % c.Chunks.Length]);
-                    size = Math.Min(size, wire.Length - offset);
-                    await pipe.Writer.WriteAsync(wire.AsMemory(offset, size));
-                    offset += size;
-                }
-
-                pipe.Writer.Complete();
-            });
+            Task writer = Task.Run(() => WriteInChunksAsync(pipe.Writer, wire, c.Chunks));
             List<byte[]> decoded = DecodeAllAsync(pipe.Reader, c.Codec.Codec, new FrameReaderOptions { MaxFrameLength = 100_000 })
                 .WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             writer.WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();

@@ -55,20 +55,7 @@ public class SwitchingProperties
         {
             byte[] wire = Encode(c);
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024, minimumSegmentSize: 512));
-            Task feeder = Task.Run(async () =>
-            {
-                int offset = 0;
-                int i = 0;
-                while (offset < wire.Length)
-                {
-                    int size = c.Chunks.Length == 0 ? wire.Length : Math.Max(1, c.Chunks[i++ % c.Chunks.Length]);
-                    size = Math.Min(size, wire.Length - offset);
-                    await pipe.Writer.WriteAsync(wire.AsMemory(offset, size));
-                    offset += size;
-                }
-
-                pipe.Writer.Complete();
-            });
+            Task feeder = Task.Run(() => FrameTestKit.WriteInChunksAsync(pipe.Writer, wire, c.Chunks));
 
             DecodeAsync(pipe.Reader, c).WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
             feeder.WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();

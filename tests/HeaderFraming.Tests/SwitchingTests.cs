@@ -109,11 +109,11 @@ public sealed class SwitchingTests
             c =>
             {
                 byte[][] payloads = c.Lengths.Select((length, i) => Generators.Bytes(length, i)).ToArray();
-                byte[] wire = EncodeWithHeader(SwitchingCodecs.Amqp, payloads, header: [1, 0, 0, 0, 0, 0, 0]);
+                byte[] wire = Encode(SwitchingCodecs.Amqp, payloads, header: [1, 0, 0, 0, 0, 0, 0]);
 
                 // A pipe that pauses its writer at 8 KiB: a reader that buffered a skipped 60 KB frame would deadlock here.
                 var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 8192, resumeWriterThreshold: 4096, minimumSegmentSize: 512));
-                Task feeder = FeedAsync(pipe.Writer, wire, c.Chunks);
+                Task feeder = Task.Run(() => WriteInChunksAsync(pipe.Writer, wire, c.Chunks));
                 var reader = new FrameReader(pipe.Reader, SwitchingCodecs.Amqp, new FrameReaderOptions { MaxFrameLength = c.Limit, SkipOversizedFrames = true });
                 List<byte[]> delivered = DrainAsync(reader).WaitAsync(s_limit).GetAwaiter().GetResult();
                 feeder.WaitAsync(s_limit).GetAwaiter().GetResult();
@@ -132,8 +132,8 @@ public sealed class SwitchingTests
     [Fact]
     public async Task AWrongTrailerFaultsTheReaderAfterEveryEarlierFrameWithItsOffsetAndBytes()
     {
-        byte[] good = EncodeWithHeader(SwitchingCodecs.Amqp, [Ascii("ok")], header: [1, 0, 0, 0, 0, 0, 0]);
-        byte[] bad = EncodeWithHeader(SwitchingCodecs.Amqp, [Ascii("no")], header: [1, 0, 0, 0, 0, 0, 0]);
+        byte[] good = Encode(SwitchingCodecs.Amqp, [Ascii("ok")], header: [1, 0, 0, 0, 0, 0, 0]);
+        byte[] bad = Encode(SwitchingCodecs.Amqp, [Ascii("no")], header: [1, 0, 0, 0, 0, 0, 0]);
         bad[^1] = 0xCD;
         FrameReader reader = ReaderOver([.. good, .. bad], SwitchingCodecs.Amqp);
         Assert.Equal("ok", Encoding.ASCII.GetString((await reader.ReadFrameAsync()).Frame.Payload.ToArray()));
@@ -328,36 +328,6 @@ public sealed class SwitchingTests
         var received = new byte[13];
         Assert.Equal(13, await peer.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(s_limit));
         Assert.Equal(new byte[] { 0, 0, 4, 1, 0, 0, 0, 0, 1 }, received[..9]);
-    }
-
-    private static byte[] EncodeWithHeader(IFrameCodec codec, byte[][] payloads, byte[] header)
-    {
-        var stream = new MemoryStream();
-        PipeWriter pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
-        var writer = new FrameWriter(pipe, codec);
-        foreach (byte[] payload in payloads)
-        {
-            writer.Write(header, payload);
-        }
-
-        writer.FlushAsync().AsTask().GetAwaiter().GetResult();
-        writer.Complete();
-        return stream.ToArray();
-    }
-
-    private static async Task FeedAsync(PipeWriter writer, byte[] wire, int[] chunks)
-    {
-        await Task.Yield();
-        int offset = 0;
-        int i = 0;
-        while (offset < wire.Length)
-        {
-            int size = Math.Min(chunks.Length == 0 ? wire.Length : chunks[i++ % chunks.Length], wire.Length - offset);
-            await writer.WriteAsync(wire.AsMemory(offset, size));
-            offset += size;
-        }
-
-        writer.Complete();
     }
 
     private static async Task<List<byte[]>> DrainAsync(FrameReader reader)

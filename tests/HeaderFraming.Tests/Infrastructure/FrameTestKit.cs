@@ -10,20 +10,45 @@ public static class FrameTestKit
 {
     public static byte[] Ascii(string text) => Encoding.ASCII.GetBytes(text);
 
-    /// <summary>Encodes frames with the library's <see cref="FrameWriter"/> into a byte array.</summary>
-    public static byte[] Encode(IFrameCodec codec, IEnumerable<byte[]> payloads)
+    /// <summary>Encodes frames with the library's <see cref="FrameWriter"/> into a byte array (with <paramref name="header"/> as
+    /// every frame's header bytes when given).</summary>
+    public static byte[] Encode(IFrameCodec codec, IEnumerable<byte[]> payloads, byte[]? header = null)
     {
         var stream = new MemoryStream();
         PipeWriter pipe = PipeWriter.Create(stream, new StreamPipeWriterOptions(leaveOpen: true));
         var writer = new FrameWriter(pipe, codec);
         foreach (byte[] payload in payloads)
         {
-            WritePayload(writer, payload);
+            if (header != null)
+            {
+                writer.Write(header, payload);
+            }
+            else
+            {
+                WritePayload(writer, payload);
+            }
         }
 
         writer.FlushAsync().AsTask().GetAwaiter().GetResult();
         writer.Complete();
         return stream.ToArray();
+    }
+
+    /// <summary>Writes <paramref name="wire"/> into a pipe in pieces of the sizes in <paramref name="chunks"/> (in turn; all at
+    /// once when there are none), flushing each, then completes the pipe: a peer whose bytes arrive split anywhere.</summary>
+    public static async Task WriteInChunksAsync(PipeWriter writer, byte[] wire, int[] chunks)
+    {
+        int offset = 0;
+        int i = 0;
+        while (offset < wire.Length)
+        {
+            int size = chunks.Length == 0 ? wire.Length : Math.Max(1, chunks[i++ % chunks.Length]);
+            size = Math.Min(size, wire.Length - offset);
+            await writer.WriteAsync(wire.AsMemory(offset, size));
+            offset += size;
+        }
+
+        writer.Complete();
     }
 
     /// <summary>Writes one frame, with zeros for the header bytes a codec needs from the caller (a type byte, a prefix).</summary>
