@@ -508,10 +508,7 @@ public sealed partial class FrameReader
     /// </summary>
     internal byte[] DetachUnconsumed()
     {
-        ThrowIfReadPending();
-        ReleaseBuffer();
-        _detached = true;
-        _timeouts?.Dispose();
+        Detach();
         byte[] unconsumed = Array.Empty<byte>();
         if (_reader.TryRead(out ReadResult result))
         {

@@ -249,11 +249,7 @@ public sealed class FrameWriter
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     public void Write(ReadOnlySpan<byte> header, ReadOnlySpan<byte> payload)
     {
-        int headerLength = _callerHeaderLength >= 0 ? _callerHeaderLength : _codec.GetHeaderLength(payload.Length);
-        if (header.Length != headerLength)
-        {
-            ThrowHelper.ThrowArgument(nameof(header), $"The header must be {headerLength} bytes for this codec ({_codec}); it is {header.Length}.");
-        }
+        CheckCallerHeader(header, payload.Length);
 
         WriteFrame(header, payload);
     }
@@ -279,13 +275,19 @@ public sealed class FrameWriter
     /// <exception cref="ArgumentOutOfRangeException">The payload is longer than the header can describe; nothing was written.</exception>
     public void Write(ReadOnlySpan<byte> header, in ReadOnlySequence<byte> payload)
     {
-        int headerLength = _callerHeaderLength >= 0 ? _callerHeaderLength : _codec.GetHeaderLength(payload.Length);
+        CheckCallerHeader(header, payload.Length);
+
+        WriteSequence(header, payload);
+    }
+
+    /// <summary>Refuses header bytes of the wrong length for this codec and a payload of <paramref name="payloadLength"/> bytes.</summary>
+    private void CheckCallerHeader(ReadOnlySpan<byte> header, long payloadLength)
+    {
+        int headerLength = _callerHeaderLength >= 0 ? _callerHeaderLength : _codec.GetHeaderLength(payloadLength);
         if (header.Length != headerLength)
         {
             ThrowHelper.ThrowArgument(nameof(header), $"The header must be {headerLength} bytes for this codec ({_codec}); it is {header.Length}.");
         }
-
-        WriteSequence(header, payload);
     }
 
     /// <summary>Whether a frame of <paramref name="codec"/> needs header bytes from the caller (a layout with bytes besides its
@@ -644,13 +646,16 @@ public sealed class FrameWriter
     }
 
     /// <summary>Refuses a payload above <see cref="MaxFrameLength"/>, with a message that names that limit.</summary>
-    private void ThrowIfOverSendLimit(long payloadLength)
+    private void ThrowIfOverSendLimit(long payloadLength) => ThrowIfOverSendLimit(payloadLength, _maxFrameLength, nameof(MaxFrameLength));
+
+    /// <summary>Refuses a payload above a send limit (<paramref name="limitName"/>: the writer's, or a connection's).</summary>
+    internal static void ThrowIfOverSendLimit(long payloadLength, long limit, string limitName)
     {
-        if (payloadLength > _maxFrameLength)
+        if (payloadLength > limit)
         {
             ThrowHelper.ThrowArgumentOutOfRange(nameof(payloadLength), payloadLength, string.Format(CultureInfo.InvariantCulture,
-                "A payload of {0:N0} bytes is over the send limit of {1:N0} bytes (MaxFrameLength: the peer's largest frame); nothing of it was written.",
-                payloadLength, _maxFrameLength));
+                "A payload of {0:N0} bytes is over the send limit of {1:N0} bytes ({2}: the peer's largest frame); nothing of it was written.",
+                payloadLength, limit, limitName));
         }
     }
 

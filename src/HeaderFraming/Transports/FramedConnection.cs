@@ -781,14 +781,7 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
                 FrameWriter.ThrowHeaderRequired(Codec);
             }
 
-            if (payloadLength > MaxFrameLength)
-            {
-                ThrowHelper.ThrowArgumentOutOfRange("payload", payloadLength, string.Format(
-                    System.Globalization.CultureInfo.InvariantCulture,
-                    "A payload of {0:N0} bytes is over the send limit of {1:N0} bytes (MaxSendFrameLength: the peer's largest frame); nothing was sent.",
-                    payloadLength,
-                    MaxFrameLength));
-            }
+            FrameWriter.ThrowIfOverSendLimit(payloadLength, MaxFrameLength, nameof(FramedConnection.MaxSendFrameLength));
         }
 
         /// <summary>Makes the writer frame this send as it was called: the codec and limit of that moment.</summary>
