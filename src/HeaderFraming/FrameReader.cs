@@ -1114,10 +1114,13 @@ public sealed partial class FrameReader
             ThrowAborted();
         }
 
-        // The timer and the user share the pipe's one cancellation flag: a user's request wins, so a timer that fired just
-        // as data arrived (its cancellation left pending) cannot swallow it.
+        // The timer and the user share the pipe's one cancellation flag, and a pipe returns every cancellation pending in it
+        // as one cancelled read: this one answers both, so both flags are taken. A user's request wins, so a timer that fired
+        // just as data arrived (its cancellation left pending) cannot swallow it; a timer's cancellation that lands in a
+        // later wait is still the timer's, never returned to the user as IsCanceled.
         bool userCanceled = result.IsCanceled && Interlocked.Exchange(ref _userCanceled, 0) != 0;
-        bool timerCanceled = result.IsCanceled && !userCanceled && _timeouts != null && _timeouts.TakeFired();
+        bool timerFired = result.IsCanceled && _timeouts != null && _timeouts.TakeFired();
+        bool timerCanceled = timerFired && !userCanceled;
         _timeouts?.OnReadCompleted();
         SetBuffer(result);
         return timerCanceled ? WaitOutcome.TimerFired : result.IsCanceled ? WaitOutcome.Canceled : WaitOutcome.Data;

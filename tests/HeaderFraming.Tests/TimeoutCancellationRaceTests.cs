@@ -39,4 +39,40 @@ public class TimeoutCancellationRaceTests
         pipe.Deliver([2, 7, 8]);
         Assert.Equal(new byte[] { 7, 8 }, (await third.WaitAsync(s_timeout)).Frame.Payload.ToArray());
     }
+
+    [Fact]
+    public async Task ATimerCancellationThatLandsInTheNextWaitIsStillTheTimersAndNeverReturnedAsCanceled()
+    {
+        // The repro of a flaky SlowPeerTests run: a header trickled byte by byte, a frame timeout firing as a byte arrived.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var pipe = new ScriptedPipeReader { HoldCancellations = true };
+        var reader = new FrameReader(pipe, BinaryLengthCodec.UInt32BigEndian,
+            new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(250), TimeProvider = time });
+
+        // Two of the four header bytes: the reader waits again, the frame's timer armed.
+        Task<FrameReadResult> read = reader.ReadFrameAsync().AsTask();
+        pipe.Deliver([0, 0]);
+        await WaitUntilAsync(() => pipe.ReadCount == 2);
+
+        // The timer fires; its cancellation lands just after the third byte completed that wait, so the pipe keeps it
+        // for the reader's next wait, which the reader starts because the header is still incomplete.
+        Task timerCanceled = pipe.CancelRequested;
+        time.Advance(TimeSpan.FromMilliseconds(300));
+        await timerCanceled.WaitAsync(s_timeout);
+        pipe.Deliver([0]);
+
+        FrameTimeoutException error = await Assert.ThrowsAsync<FrameTimeoutException>(() => read.WaitAsync(s_timeout));
+        Assert.Equal(FrameTimeoutReason.Frame, error.Reason);
+        Assert.Equal(3, error.ReceivedBytes);
+        Assert.Equal(3, pipe.ReadCount);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        using var deadline = new CancellationTokenSource(s_timeout);
+        while (!condition())
+        {
+            await Task.Delay(1, deadline.Token);
+        }
+    }
 }

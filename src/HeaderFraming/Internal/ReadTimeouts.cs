@@ -57,7 +57,6 @@ internal sealed class ReadTimeouts : IDisposable
     public void Arm(long frameOffset, long buffered)
     {
         long now = _time.GetTimestamp();
-        Volatile.Write(ref _fired, 0);
         _waitStart = now;
         _waitFrameOffset = frameOffset;
         _waitBuffered = buffered;
@@ -80,7 +79,12 @@ internal sealed class ReadTimeouts : IDisposable
     /// <summary>The wait ended: stops the timer.</summary>
     public void Disarm() => _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
-    /// <summary>Whether the timer fired since the last <see cref="Arm"/> (and clears it).</summary>
+    /// <summary>
+    /// Called for every cancelled read: whether the timer has fired since a cancelled read last asked (and clears it). Not
+    /// cleared when a wait is armed: a timer that fired just as bytes completed a wait leaves its cancellation pending in the
+    /// pipe, and the next wait's read returns it. Forgetting that the timer fired would hand it to the user as
+    /// <see cref="FrameReadResult.IsCanceled"/>.
+    /// </summary>
     public bool TakeFired() => Interlocked.Exchange(ref _fired, 0) != 0;
 
     /// <summary>

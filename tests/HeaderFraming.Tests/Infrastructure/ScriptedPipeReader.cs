@@ -14,10 +14,23 @@ public sealed class ScriptedPipeReader : PipeReader
     private readonly object _sync = new();
     private byte[] _buffered = [];
     private bool _cancelPending;
+    private int _readCount;
     private TaskCompletionSource<ReadResult>? _pending;
     private TaskCompletionSource _cancelRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public bool HoldCancellations { get; set; }
+
+    /// <summary>How many times <see cref="ReadAsync"/> has been called.</summary>
+    public int ReadCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _readCount;
+            }
+        }
+    }
 
     /// <summary>Completes when <see cref="CancelPendingRead"/> is next called.</summary>
     public Task CancelRequested
@@ -86,6 +99,7 @@ public sealed class ScriptedPipeReader : PipeReader
     {
         lock (_sync)
         {
+            _readCount++;
             if (_cancelPending)
             {
                 _cancelPending = false;
