@@ -12,7 +12,9 @@ namespace HeaderFraming;
 /// <remarks>
 /// <para><b>Lifetime:</b> the memory behind the frame belongs to the pipe. It stays valid until the next call to
 /// <see cref="FrameReader.ReadFrameAsync(System.Threading.CancellationToken)"/> or <see cref="FrameReader.TryReadFrame(out Frame)"/> (or until the reader is
-/// completed). Copy what you need to keep (<c>frame.Payload.ToArray()</c>) before reading again.</para>
+/// completed). Copy what you need to keep (<c>frame.Payload.ToArray()</c>) before reading again. (A
+/// <see cref="FrameReadResult"/> checks this: its <see cref="FrameReadResult.Frame"/> throws once the reader has read again;
+/// a <see cref="Frame"/> taken from it is a plain value and cannot.)</para>
 /// <para>A frame is four words — where it starts, how long it and its header are, its stream offset — so it costs little
 /// to return and copy; <see cref="Header"/> and <see cref="Payload"/> are built when asked for. Almost every frame smaller
 /// than a pipe segment lies in one block of memory (<see cref="IsContiguous"/>): then <see cref="PayloadSpan"/> and
@@ -23,11 +25,10 @@ public readonly struct Frame
     internal const int MaxHeaderLength = (1 << 24) - 1;
 
     private const int KindShift = 24;
-    private const int FlagsShift = 28;
 
     // Array: _start is the byte[] and _startIndex the frame's first byte in it. Manager: the same with a MemoryManager<byte>.
     // Segments (a frame split across segments): _start is the first ReadOnlySequenceSegment<byte>; the last is found from
-    // the length. _headerAndKind: bits 0-23 the header length, 24-27 the kind, 28-29 a FrameReadResult's flags.
+    // the length. _headerAndKind: bits 0-23 the header length, 24-27 the kind.
     private readonly object? _start;
     private readonly long _streamOffset;
     private readonly long _length;
@@ -41,8 +42,12 @@ public readonly struct Frame
         _streamOffset = streamOffset;
         _length = length;
         _startIndex = start;
-        _headerAndKind = headerLength | ((int)FrameKind.Array << KindShift);
+        _headerAndKind = ArrayHeaderAndKind(headerLength);
     }
+
+    /// <summary>What <see cref="HeaderAndKind"/> is for a frame in an array with a header of <paramref name="headerLength"/> bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static int ArrayHeaderAndKind(int headerLength) => headerLength | ((int)FrameKind.Array << KindShift);
 
     private Frame(object start, int startIndex, long length, int headerLength, FrameKind kind, long streamOffset)
     {
@@ -53,14 +58,16 @@ public readonly struct Frame
         _headerAndKind = headerLength | ((int)kind << KindShift);
     }
 
-    /// <summary>An empty frame that carries a <see cref="FrameReadResult"/>'s flags.</summary>
-    internal Frame(int resultFlags)
+    /// <summary>A frame from the parts another frame was taken apart into (<see cref="Start"/>, <see cref="StartIndex"/>,
+    /// <see cref="Length"/>, <see cref="HeaderAndKind"/>, <see cref="StreamOffset"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal Frame(object? start, int startIndex, long length, int headerAndKind, long streamOffset)
     {
-        _start = null;
-        _streamOffset = 0;
-        _length = 0;
-        _startIndex = 0;
-        _headerAndKind = resultFlags << FlagsShift;
+        _start = start;
+        _streamOffset = streamOffset;
+        _length = length;
+        _startIndex = startIndex;
+        _headerAndKind = headerAndKind;
     }
 
     private enum FrameKind
@@ -118,8 +125,17 @@ public readonly struct Frame
     /// <summary>The offset in the stream of the frame's first header byte (bytes since the reader started).</summary>
     public long StreamOffset => _streamOffset;
 
-    /// <summary>The flags of the <see cref="FrameReadResult"/> this empty frame belongs to.</summary>
-    internal int ResultFlags => _headerAndKind >> FlagsShift;
+    /// <summary>The frame's first segment, array or memory manager (null for the empty frame).</summary>
+    internal object? Start => _start;
+
+    /// <summary>Where the frame starts in <see cref="Start"/>.</summary>
+    internal int StartIndex => _startIndex;
+
+    /// <summary>The frame's whole length, header included.</summary>
+    internal long Length => _length;
+
+    /// <summary>The header length and the kind of memory, packed.</summary>
+    internal int HeaderAndKind => _headerAndKind;
 
     private FrameKind Kind => (FrameKind)((_headerAndKind >> KindShift) & 0xF);
 

@@ -75,6 +75,22 @@ public sealed partial class FrameReader
     private long _offset;
     private long _framesRead;
 
+    // The frame that ReadFrameAsync returned last (frame number _framesRead), taken apart into Frame's own fields (stored and
+    // loaded one by one: a whole-struct copy would load them with wide loads right after these narrow stores, a store-
+    // forwarding stall per frame). A frame of the fast path (InSegment) ends where the reader's position is, in
+    // _segmentArray, at _offset: only its length and header are stored, and no reference (no GC write barrier per frame),
+    // until the position moves to another segment. Any other is Stored whole. None once the frame's memory may be gone (a
+    // wait, a raw read, a detach, a complete).
+    private const byte ResultNone = 0;
+    private const byte ResultInSegment = 1;
+    private const byte ResultStored = 2;
+    private byte _resultKind;
+    private object? _resultStart;
+    private long _resultStreamOffset;
+    private long _resultLength;
+    private int _resultStartIndex;
+    private int _resultHeaderAndKind;
+
     // A parsed header whose payload has not fully arrived yet (tokio's DecodeState::Data); Skipping while an oversized
     // frame is being discarded (which also keeps the fast path away from its bytes).
     private int _pendingHeaderLength = -1;
@@ -264,6 +280,7 @@ public sealed partial class FrameReader
     /// <exception cref="FrameTruncatedException">The stream ended in the middle of a frame.</exception>
     /// <exception cref="FrameTimeoutException">A timeout of <see cref="FrameReaderOptions"/> expired.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken = default)
     {
         // The hot path builds the result straight from its parts: going through a Frame local (an out parameter) makes the
@@ -272,11 +289,59 @@ public sealed partial class FrameReader
         if (array != null && _segment != null && TryDecodeContiguous(out int index, out int headerLength, out int payloadLength))
         {
             int length = headerLength + payloadLength;
-            return new ValueTask<FrameReadResult>(new FrameReadResult(array, _segmentArrayOffset + index, length, headerLength, _offset - length));
+            // Where it lies follows from the reader's position, which stays put until the next read: three stores.
+            _resultKind = ResultInSegment;
+            _resultLength = length;
+            _resultHeaderAndKind = Frame.ArrayHeaderAndKind(headerLength);
+            return new ValueTask<FrameReadResult>(new FrameReadResult(this, _framesRead));
         }
 
         return ReadFrameSlowAsync(cancellationToken);
     }
+
+    /// <summary>A read's frame becomes the one its result lends out.</summary>
+    private FrameReadResult Result(in Frame frame)
+    {
+        _resultKind = ResultStored;
+        _resultStart = frame.Start;
+        _resultStreamOffset = frame.StreamOffset;
+        _resultLength = frame.Length;
+        _resultStartIndex = frame.StartIndex;
+        _resultHeaderAndKind = frame.HeaderAndKind;
+        return new FrameReadResult(this, _framesRead);
+    }
+
+    /// <summary>The frame of a <see cref="FrameReadResult"/>: the last one <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>
+    /// returned, while its memory is still lent.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal Frame ResultFrame(long frameNumber)
+    {
+        int kind = _resultKind;
+        if (frameNumber != _framesRead || kind == ResultNone)
+        {
+            ThrowStaleResult(frameNumber);
+        }
+
+        long length = _resultLength;
+        return kind == ResultInSegment
+            ? new Frame(_segmentArray, _segmentArrayOffset + _segmentIndex - (int)length, length, _resultHeaderAndKind, _offset - length)
+            : new Frame(_resultStart, _resultStartIndex, length, _resultHeaderAndKind, _resultStreamOffset);
+    }
+
+    /// <summary>Forgets the frame lent to the last result: its memory is about to go back to the pipe.</summary>
+    private void InvalidateResult()
+    {
+        _resultKind = ResultNone;
+        _resultStart = null;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ThrowStaleResult(long frameNumber)
+        => ThrowHelper.ThrowInvalidOperation(string.Format(
+            System.Globalization.CultureInfo.InvariantCulture,
+            "The FrameReadResult of frame {0:N0} is no longer valid: the reader has {1} since, so the frame's memory may have been reused. Copy what you keep (frame.Payload.ToArray()) before the next read.",
+            frameNumber,
+            frameNumber != _framesRead ? "returned frame " + _framesRead.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "waited for bytes, read raw bytes, detached or completed"));
 
     /// <summary>Every other case of <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>: a frame in non-array memory or split across segments,
     /// and the waits.</summary>
@@ -285,7 +350,7 @@ public sealed partial class FrameReader
     {
         if (TryReadFrame(out Frame frame))
         {
-            return new ValueTask<FrameReadResult>(new FrameReadResult(frame));
+            return new ValueTask<FrameReadResult>(Result(frame));
         }
 
         return ReadFrameCoreAsync(cancellationToken);
@@ -528,6 +593,7 @@ public sealed partial class FrameReader
             SequencePosition consumed = CurrentPosition();
             _hasBuffer = false;
             _segment = null;
+            InvalidateResult();
             _reader.AdvanceTo(consumed, consumed);
         }
 
@@ -554,6 +620,7 @@ public sealed partial class FrameReader
     {
         ThrowIfFaultedOrDetached();
         ThrowIfReadPending();
+        InvalidateResult();
         if (TryReadRaw(read, out ReadOnlySequence<byte> bytes))
         {
             return new ValueTask<ReadOnlySequence<byte>>(bytes);
@@ -754,14 +821,19 @@ public sealed partial class FrameReader
                     }
                     else
                     {
-                        decoded = _layout!.TryAdjust(field, out payload);
+                        // Through a local of its own: an out argument makes a local live in memory, and payload is on the hot path.
+                        decoded = _layout!.TryAdjust(field, out long adjusted);
+                        payload = adjusted;
                     }
                 }
             }
             else
             {
-                // A codec with a trailer is left to the slow path, which checks the trailer.
-                decoded = _codec.DecodeHeader(span, out headerLength, out payload) == OperationStatus.Done && _trailerLength == 0;
+                // A codec with a trailer is left to the slow path, which checks the trailer. (Locals of their own for the out
+                // arguments, which would otherwise keep headerLength and payload in memory on every path.)
+                decoded = _codec.DecodeHeader(span, out int codecHeaderLength, out long codecPayload) == OperationStatus.Done && _trailerLength == 0;
+                headerLength = codecHeaderLength;
+                payload = codecPayload;
             }
 
             if (decoded)
@@ -868,6 +940,7 @@ public sealed partial class FrameReader
     public void Complete(Exception? exception = null)
     {
         _timeouts?.Dispose();
+        InvalidateResult();
         if (_hasBuffer)
         {
             SequencePosition consumed = CurrentPosition();
@@ -1050,7 +1123,7 @@ public sealed partial class FrameReader
 
             if (TryReadFrame(out Frame frame))
             {
-                return new FrameReadResult(frame);
+                return Result(frame);
             }
 
             if (outcome == WaitOutcome.TimerFired)
@@ -1083,6 +1156,7 @@ public sealed partial class FrameReader
             SequencePosition consumed = CurrentPosition();
             _hasBuffer = false;
             _segment = null;
+            InvalidateResult();
             _reader.AdvanceTo(consumed, minimumBytes > 0 ? consumed : _buffer.End);
         }
 
@@ -1173,6 +1247,12 @@ public sealed partial class FrameReader
 
     private void SetPosition(SequencePosition position)
     {
+        // A result of the fast path names no array of its own: it lay in the segment that is left now.
+        if (_resultKind == ResultInSegment)
+        {
+            _resultKind = ResultNone;
+        }
+
         _position = position;
         if (position.GetObject() is ReadOnlySequenceSegment<byte> segment)
         {

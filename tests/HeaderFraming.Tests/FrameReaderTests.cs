@@ -81,6 +81,83 @@ public class FrameReaderTests
         Assert.Same(data, header.Array);
     }
 
+    public static TheoryData<string> LaterReads => ["ReadFrameAsync", "TryReadFrame(out Frame)", "TryReadFrame spans", "ReadExactlyAsync", "a wait for bytes", "Complete", "Detach"];
+
+    [Theory]
+    [MemberData(nameof(LaterReads))]
+    public async Task AResultsFrameThrowsOnceTheReaderHasReadAgainAndAFrameTakenBeforeStaysWhatItWas(string later)
+    {
+        var pipe = new Pipe();
+        // For the wait, only the first frame is there: the next read waits (and gives the first frame's memory back).
+        byte[][] frames = later == "a wait for bytes" ? [[1, 2, 3]] : [[1, 2, 3], [4, 5], [6]];
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, frames));
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        FrameReadResult result = await reader.ReadFrameAsync();
+        Frame taken = result.Frame;
+        Assert.Equal(new byte[] { 1, 2, 3 }, result.Frame.PayloadSpan.ToArray());
+
+        switch (later)
+        {
+            case "ReadFrameAsync":
+                Assert.Equal(new byte[] { 4, 5 }, (await reader.ReadFrameAsync()).Frame.PayloadSpan.ToArray());
+                break;
+            case "TryReadFrame(out Frame)":
+                Assert.True(reader.TryReadFrame(out Frame _));
+                break;
+            case "TryReadFrame spans":
+                Assert.True(reader.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> _));
+                break;
+            case "ReadExactlyAsync":
+                Assert.Equal(4, (await reader.ReadExactlyAsync(4)).Length);
+                break;
+            case "a wait for bytes":
+                ValueTask<FrameReadResult> pending = reader.ReadFrameAsync();
+                Assert.False(pending.IsCompleted);
+                reader.CancelPendingRead();
+                Assert.True((await pending).IsCanceled);
+                break;
+            case "Complete":
+                reader.Complete();
+                break;
+            case "Detach":
+                reader.Detach();
+                break;
+        }
+
+        var stale = Assert.Throws<InvalidOperationException>(() => result.Frame);
+        Assert.Contains("FrameReadResult of frame 1 is no longer valid", stale.Message);
+        Assert.Contains(later is "ReadFrameAsync" or "TryReadFrame(out Frame)" or "TryReadFrame spans" ? "returned frame 2" : "waited for bytes", stale.Message);
+        Assert.True(result.HasFrame);
+        if (later is not "Complete" and not "Detach" and not "a wait for bytes")
+        {
+            // The pipe's memory is still the reader's: the frame taken before is a value and still reads the same bytes.
+            Assert.Equal(new byte[] { 1, 2, 3 }, taken.PayloadSpan.ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task ResultsWithoutAFrameHaveAnEmptyFrameAndTheirFlags()
+    {
+        Assert.False(default(FrameReadResult).HasFrame);
+        Assert.False(default(FrameReadResult).IsCompleted);
+        Assert.False(default(FrameReadResult).IsCanceled);
+        Assert.Equal(0, default(FrameReadResult).Frame.PayloadLength);
+
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        ValueTask<FrameReadResult> pending = reader.ReadFrameAsync();
+        reader.CancelPendingRead();
+        FrameReadResult canceled = await pending;
+        Assert.True(canceled.IsCanceled);
+        Assert.False(canceled.IsCompleted || canceled.HasFrame);
+        pipe.Writer.Complete();
+        FrameReadResult completed = await reader.ReadFrameAsync();
+        Assert.True(completed.IsCompleted);
+        Assert.False(completed.IsCanceled || completed.HasFrame);
+        Assert.Equal(0, completed.Frame.Payload.Length + completed.Frame.HeaderLength);
+        Assert.False(completed.Frame.IsContiguous);
+    }
+
     [Fact]
     public async Task ThePayloadOfARealPipeIsNotCopied()
     {
