@@ -102,8 +102,9 @@ public sealed class AsciiDecimalCodec : IFrameCodec
                 if (digits != 0 && ((lo ^ 0x2020202020202020UL) & (ulong.MaxValue << (digits * 8))) == 0)
                 {
                     headerLength = DefaultWidth;
-                    ulong value = 0;
-                    for (int i = 0; i < digits; i++)
+                    // Starting from the first digit keeps a multiply-add off the chain the next frame's position waits for.
+                    ulong value = (byte)t;
+                    for (int i = 1; i < digits; i++)
                     {
                         value = (value * 10) + (byte)(t >> (i * 8));
                     }
