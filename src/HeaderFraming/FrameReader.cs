@@ -341,7 +341,7 @@ public sealed partial class FrameReader
             System.Globalization.CultureInfo.InvariantCulture,
             "The FrameReadResult of frame {0:N0} is no longer valid: the reader has {1} since, so the frame's memory may have been reused. Copy what you keep (frame.Payload.ToArray()) before the next read.",
             frameNumber,
-            frameNumber != _framesRead ? "returned frame " + _framesRead.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "waited for bytes, read raw bytes, detached or completed"));
+            frameNumber != _framesRead ? "returned frame " + _framesRead.ToString("N0", System.Globalization.CultureInfo.InvariantCulture) : "waited for bytes, read raw bytes, moved on to another buffer, detached or completed"));
 
     /// <summary>Every other case of <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>: a frame in non-array memory or split across segments,
     /// and the waits.</summary>
