@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Net;
 using System.Net.Sockets;
 using System.Threading;
@@ -48,6 +49,23 @@ public static class Loopback
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary><paramref name="count"/> different free ports, none of them one of <paramref name="excluding"/> (a port that
+    /// is taken already, which the OS may hand out again once its probe closed).</summary>
+    public static int[] FreePorts(int count, params int[] excluding)
+    {
+        var ports = new HashSet<int>();
+        while (ports.Count < count)
+        {
+            int port = FreePort();
+            if (Array.IndexOf(excluding, port) < 0)
+            {
+                ports.Add(port);
+            }
+        }
+
+        return [.. ports];
     }
 
     /// <summary>Closes with a TCP reset (RST) instead of a FIN.</summary>

@@ -202,6 +202,21 @@ public sealed class ServerHost : IAsyncDisposable
         }
     }
 
+    /// <summary><see cref="WaitUntilListeningAsync"/>, and if it throws, the server is stopped (by its pid) before the
+    /// exception goes on: the start of a server that did not come up leaves no process behind.</summary>
+    public async Task WaitUntilListeningOrStopAsync(IPEndPoint endPoint, TimeSpan timeout)
+    {
+        try
+        {
+            await WaitUntilListeningAsync(endPoint, timeout);
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
     /// <summary>The end of the server's output and of its own log files, for failure messages.</summary>
     public string Logs()
     {

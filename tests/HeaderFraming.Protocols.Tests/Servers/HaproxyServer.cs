@@ -18,7 +18,7 @@ namespace HeaderFraming.Protocols.Tests.Servers;
 /// backend sees only the test's own connections, and may be listening before haproxy starts.</para>
 /// <para>There is no <c>check</c> on the server line either: no health check ever connects to the backend.</para>
 /// </remarks>
-public sealed class HaproxyServer : IAsyncDisposable
+public sealed class HaproxyServer : OwnServer
 {
     /// <summary>The program a test needs (for <c>RequiresProgramFact</c>).</summary>
     public const string Program = "haproxy";
@@ -27,23 +27,14 @@ public sealed class HaproxyServer : IAsyncDisposable
     public const string Package = "haproxy";
 
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(15);
-    private readonly ServerDirectory _directory;
-    private readonly ServerHost _host;
 
+    /// <param name="port">The forwarding frontend's port (<see cref="OwnServer.Port"/>): clients connect here.</param>
     private HaproxyServer(ServerDirectory directory, ServerHost host, int port, int readinessPort, IPEndPoint backend)
+        : base(directory, host, port)
     {
-        _directory = directory;
-        _host = host;
-        Port = port;
         ReadinessPort = readinessPort;
         BackendEndPoint = backend;
     }
-
-    /// <summary>The forwarding frontend's port: clients connect here.</summary>
-    public int Port { get; }
-
-    /// <summary>The forwarding frontend: clients connect here.</summary>
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
     /// <summary>The port of the frontend that only rejects (the readiness probe's).</summary>
     public int ReadinessPort { get; }
@@ -51,29 +42,14 @@ public sealed class HaproxyServer : IAsyncDisposable
     /// <summary>Where haproxy forwards to.</summary>
     public IPEndPoint BackendEndPoint { get; }
 
-    /// <summary>What haproxy printed so far (warnings, alerts), for failure messages.</summary>
-    public string Logs() => _host.Logs();
-
-    /// <summary>Starts haproxy forwarding to <paramref name="backendPort"/> on 127.0.0.1, which need not listen yet.</summary>
-    public static async Task<HaproxyServer> StartAsync(int backendPort)
-    {
-        ServerDirectory directory = await ServerDirectory.CreateAsync("haproxy");
-        try
-        {
-            return await ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
+    /// <summary>Starts haproxy forwarding to <paramref name="backendPort"/> on 127.0.0.1, which need not listen yet. Its
+    /// <see cref="OwnServer.Logs"/> are what haproxy printed (warnings, alerts); disposing it stops it (SIGTERM to its pid:
+    /// at once, open connections closed) and removes its directory.</summary>
+    public static Task<HaproxyServer> StartAsync(int backendPort)
+        => StartInDirectoryAsync("haproxy", owner: null, directory => ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
             {
-                int port = Loopback.FreePort();
-                while (port == backendPort)
-                {
-                    port = Loopback.FreePort();
-                }
-
-                int readinessPort = Loopback.FreePort();
-                while (readinessPort == port || readinessPort == backendPort)
-                {
-                    readinessPort = Loopback.FreePort();
-                }
-
+                int[] ports = Loopback.FreePorts(2, backendPort);
+                (int port, int readinessPort) = (ports[0], ports[1]);
                 string config = directory.File("haproxy.cfg");
                 await File.WriteAllTextAsync(config, string.Create(CultureInfo.InvariantCulture, $"""
                     defaults
@@ -92,29 +68,7 @@ public sealed class HaproxyServer : IAsyncDisposable
 
                     """));
                 ServerHost host = ServerHost.Start(Program, Program, ["-f", config, "-db"], directory.File("haproxy.log"));
-                try
-                {
-                    await host.WaitUntilListeningAsync(new IPEndPoint(IPAddress.Loopback, readinessPort), s_startTimeout);
-                    return new HaproxyServer(directory, host, port, readinessPort, new IPEndPoint(IPAddress.Loopback, backendPort));
-                }
-                catch
-                {
-                    await host.DisposeAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            directory.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Stops haproxy (SIGTERM to its pid: at once, open connections closed) and removes its directory.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        _directory.Dispose();
-    }
+                await host.WaitUntilListeningOrStopAsync(new IPEndPoint(IPAddress.Loopback, readinessPort), s_startTimeout);
+                return new HaproxyServer(directory, host, port, readinessPort, new IPEndPoint(IPAddress.Loopback, backendPort));
+            }));
 }

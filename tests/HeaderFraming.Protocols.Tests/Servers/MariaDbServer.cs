@@ -21,7 +21,7 @@ namespace HeaderFraming.Protocols.Tests.Servers;
 /// the server's Unix socket: OS root logs in as MariaDB's root by unix_socket; when not root, the install makes the
 /// current OS user an account with all privileges by unix_socket (<c>--auth-root-socket-user</c>).</para>
 /// </remarks>
-public sealed class MariaDbServer : IAsyncDisposable
+public sealed class MariaDbServer : OwnServer
 {
     /// <summary>The program a test needs (for <c>RequiresProgramFact</c>).</summary>
     public const string Program = "mariadbd";
@@ -42,33 +42,23 @@ public sealed class MariaDbServer : IAsyncDisposable
     private static readonly TimeSpan s_installTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
     private static readonly string[] s_small = ["--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M"];
-    private readonly ServerDirectory _directory;
-    private readonly ServerHost _host;
 
     private MariaDbServer(ServerDirectory directory, ServerHost host, int port)
+        : base(directory, host, port)
     {
-        _directory = directory;
-        _host = host;
-        Port = port;
     }
 
-    public int Port { get; }
-
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
-
     /// <summary>The server's Unix socket (root's way in, see <see cref="ExecuteSqlAsRootAsync"/>).</summary>
-    public string SocketPath => _directory.File("mysqld.sock");
+    public string SocketPath => Directory.File("mysqld.sock");
 
     /// <summary>The data directory (inside the throwaway directory).</summary>
-    public string DataDirectory => _directory.File("data");
+    public string DataDirectory => Directory.File("data");
 
-    /// <summary>The end of the install log, the server's output and its error log, for failure messages.</summary>
-    public string Logs() => _host.Logs();
-
-    public static async Task<MariaDbServer> StartAsync()
-    {
-        ServerDirectory directory = await ServerDirectory.CreateAsync("mariadb", OsUser);
-        try
+    /// <summary>Installs a data directory and starts the server on it. Its <see cref="OwnServer.Logs"/> are the server's
+    /// output and its error log; disposing it stops it (SIGTERM to mariadbd's pid: a clean shutdown in about 0.1 s) and
+    /// removes its directory.</summary>
+    public static Task<MariaDbServer> StartAsync()
+        => StartInDirectoryAsync("mariadb", OsUser, async directory =>
         {
             string init = directory.File("init.sql");
             await File.WriteAllTextAsync(init, $"""
@@ -107,24 +97,10 @@ public sealed class MariaDbServer : IAsyncDisposable
                      string.Create(CultureInfo.InvariantCulture, $"--max-allowed-packet={MaxAllowedPacket}")],
                     directory.File("mariadbd.out"),
                     logFiles: errorLog);
-                try
-                {
-                    await host.WaitUntilListeningAsync(new IPEndPoint(IPAddress.Loopback, port), s_startTimeout);
-                    return new MariaDbServer(directory, host, port);
-                }
-                catch
-                {
-                    await host.DisposeAsync();
-                    throw;
-                }
+                await host.WaitUntilListeningOrStopAsync(new IPEndPoint(IPAddress.Loopback, port), s_startTimeout);
+                return new MariaDbServer(directory, host, port);
             });
-        }
-        catch
-        {
-            directory.Dispose();
-            throw;
-        }
-    }
+        });
 
     /// <summary>Runs <paramref name="sql"/> with all privileges (MariaDB's root, or the current OS user's account when not root)
     /// through <see cref="SocketPath"/> with the <c>mariadb</c> client
@@ -135,11 +111,4 @@ public sealed class MariaDbServer : IAsyncDisposable
             ["--no-defaults", $"--socket={SocketPath}", $"--user={(ServerHost.IsRoot ? "root" : Environment.UserName)}", "--batch",
              "--skip-column-names", "--execute", sql],
             TimeSpan.FromSeconds(30));
-
-    /// <summary>Stops the server (SIGTERM to mariadbd's pid: a clean shutdown in about 0.1 s) and removes its directory.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        _directory.Dispose();
-    }
 }

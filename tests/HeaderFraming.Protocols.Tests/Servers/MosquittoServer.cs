@@ -11,7 +11,7 @@ namespace HeaderFraming.Protocols.Tests.Servers;
 /// </summary>
 /// <example><c>[RequiresProgramFact(MosquittoServer.Program, MosquittoServer.Package)]</c>, then
 /// <c>await using var broker = await MosquittoServer.StartAsync();</c></example>
-public sealed class MosquittoServer : IAsyncDisposable
+public sealed class MosquittoServer : OwnServer
 {
     /// <summary>The program a test needs (for <c>RequiresProgramFact</c>).</summary>
     public const string Program = "mosquitto";
@@ -20,57 +20,22 @@ public sealed class MosquittoServer : IAsyncDisposable
     public const string Package = "mosquitto";
 
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(15);
-    private readonly ServerDirectory _directory;
-    private readonly ServerHost _host;
 
     private MosquittoServer(ServerDirectory directory, ServerHost host, int port)
+        : base(directory, host, port)
     {
-        _directory = directory;
-        _host = host;
-        Port = port;
     }
 
-    public int Port { get; }
-
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
-
-    /// <summary>The broker's log so far (connections, subscriptions, disconnections), for failure messages.</summary>
-    public string Logs() => _host.Logs();
-
-    public static async Task<MosquittoServer> StartAsync()
-    {
-        ServerDirectory directory = await ServerDirectory.CreateAsync("mosquitto");
-        try
+    /// <summary>Starts a broker; disposing it stops it (SIGTERM to its pid) and removes its directory. Its
+    /// <see cref="OwnServer.Logs"/> are the broker's log (connections, subscriptions, disconnections).</summary>
+    public static Task<MosquittoServer> StartAsync()
+        => StartInDirectoryAsync("mosquitto", owner: null, directory => ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
         {
-            return await ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
-            {
-                int port = Loopback.FreePort();
-                string config = directory.File("mosquitto.conf");
-                await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stdout\nlog_type all\n");
-                ServerHost host = ServerHost.Start(Program, Program, ["-c", config], directory.File("mosquitto.log"));
-                try
-                {
-                    await host.WaitUntilListeningAsync(new IPEndPoint(IPAddress.Loopback, port), s_startTimeout);
-                    return new MosquittoServer(directory, host, port);
-                }
-                catch
-                {
-                    await host.DisposeAsync();
-                    throw;
-                }
-            });
-        }
-        catch
-        {
-            directory.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>Stops the broker (SIGTERM to its pid) and removes its directory.</summary>
-    public async ValueTask DisposeAsync()
-    {
-        await _host.DisposeAsync();
-        _directory.Dispose();
-    }
+            int port = Loopback.FreePort();
+            string config = directory.File("mosquitto.conf");
+            await File.WriteAllTextAsync(config, $"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stdout\nlog_type all\n");
+            ServerHost host = ServerHost.Start(Program, Program, ["-c", config], directory.File("mosquitto.log"));
+            await host.WaitUntilListeningOrStopAsync(new IPEndPoint(IPAddress.Loopback, port), s_startTimeout);
+            return new MosquittoServer(directory, host, port);
+        }));
 }

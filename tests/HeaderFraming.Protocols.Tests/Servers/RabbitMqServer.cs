@@ -21,7 +21,7 @@ namespace HeaderFraming.Protocols.Tests.Servers;
 /// <para>The Erlang distribution listens on 127.0.0.1 and a free port too (<c>RABBITMQ_DIST_PORT</c>,
 /// <c>inet_dist_use_interface</c>).</para>
 /// </remarks>
-public sealed class RabbitMqServer : IAsyncDisposable
+public sealed class RabbitMqServer : OwnServer
 {
     /// <summary>The program a test needs (for <c>RequiresProgramFact</c>); the fixture runs the script behind it.</summary>
     public const string Program = "rabbitmq-server";
@@ -40,28 +40,20 @@ public sealed class RabbitMqServer : IAsyncDisposable
     private const string CtlScript = "/usr/lib/rabbitmq/bin/rabbitmqctl";
     private static readonly TimeSpan s_epmdTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan s_bootTimeout = TimeSpan.FromSeconds(90);
-    private readonly ServerDirectory _directory;
     private readonly ServerHost _epmd;
-    private readonly ServerHost _node;
     private readonly Dictionary<string, string?> _environment;
 
+    /// <param name="node">The node's process (<see cref="OwnServer.Host"/>).</param>
+    /// <param name="port">The AMQP port (<see cref="OwnServer.Port"/>).</param>
     private RabbitMqServer(ServerDirectory directory, ServerHost epmd, ServerHost node, Dictionary<string, string?> environment, int port, int distributionPort, int epmdPort, string nodeName)
+        : base(directory, node, port)
     {
-        _directory = directory;
         _epmd = epmd;
-        _node = node;
         _environment = environment;
-        Port = port;
         DistributionPort = distributionPort;
         EpmdPort = epmdPort;
         NodeName = nodeName;
     }
-
-    /// <summary>The AMQP port.</summary>
-    public int Port { get; }
-
-    /// <summary>The AMQP endpoint.</summary>
-    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
     /// <summary>The Erlang distribution port (rabbitmqctl talks to the node there).</summary>
     public int DistributionPort { get; }
@@ -73,16 +65,12 @@ public sealed class RabbitMqServer : IAsyncDisposable
     public string NodeName { get; }
 
     /// <summary>The end of the node's output and of epmd's, for failure messages.</summary>
-    public string Logs() => _node.Logs() + _epmd.Logs();
+    public override string Logs() => Host.Logs() + _epmd.Logs();
 
-    public static async Task<RabbitMqServer> StartAsync()
-    {
-        ServerDirectory directory = await ServerDirectory.CreateAsync("rabbitmq", OsUser);
-        try
-        {
-            return await ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
+    public static Task<RabbitMqServer> StartAsync()
+        => StartInDirectoryAsync("rabbitmq", OsUser, directory => ServerHost.RetryWhileThePortRacesAsync(Program, async () =>
             {
-                int[] ports = DistinctFreePorts(3);
+                int[] ports = Loopback.FreePorts(3);
                 (int port, int distributionPort, int epmdPort) = (ports[0], ports[1], ports[2]);
                 string nodeName = string.Create(CultureInfo.InvariantCulture, $"hf{port}@localhost");
                 string epmdPortText = epmdPort.ToString(CultureInfo.InvariantCulture);
@@ -126,38 +114,20 @@ public sealed class RabbitMqServer : IAsyncDisposable
                     await epmd.DisposeAsync();
                     throw;
                 }
-            });
-        }
-        catch
-        {
-            directory.Dispose();
-            throw;
-        }
-    }
+            }));
 
     /// <summary>Runs <c>rabbitmqctl -n NODE ARGS</c> against this node (as its OS user, with its cookie) and returns what it
     /// printed; for setup a test cannot do over AMQP (users, vhosts, permissions). Each call starts an Erlang VM (about 1 s).</summary>
     public Task<string> RabbitMqCtlAsync(params string[] arguments)
-        => ServerHost.RunAsync(CtlScript, ["-n", NodeName, .. arguments], TimeSpan.FromSeconds(60), OsUser, _environment, _directory.Path);
+        => ServerHost.RunAsync(CtlScript, ["-n", NodeName, .. arguments], TimeSpan.FromSeconds(60), OsUser, _environment, Directory.Path);
 
     /// <summary>Stops the node (SIGTERM to the script, which passes it on: about 1 s), then its epmd, both by their own pids,
     /// and removes the directory.</summary>
-    public async ValueTask DisposeAsync()
+    public override async ValueTask DisposeAsync()
     {
-        await _node.StopAsync(ServerHost.SigTerm, TimeSpan.FromSeconds(30));
-        await _node.DisposeAsync();
+        await Host.StopAsync(ServerHost.SigTerm, TimeSpan.FromSeconds(30));
+        await Host.DisposeAsync();
         await _epmd.DisposeAsync();
-        _directory.Dispose();
-    }
-
-    private static int[] DistinctFreePorts(int count)
-    {
-        var ports = new HashSet<int>();
-        while (ports.Count < count)
-        {
-            ports.Add(Loopback.FreePort());
-        }
-
-        return [.. ports];
+        Directory.Dispose();
     }
 }
