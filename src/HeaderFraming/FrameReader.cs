@@ -8,6 +8,7 @@ using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
+using HeaderFraming.Codecs;
 using HeaderFraming.Internal;
 
 namespace HeaderFraming;
@@ -53,7 +54,7 @@ public sealed partial class FrameReader
     private LengthFieldLayout? _layout;
 
     // 4 or 2 when the layout is a plain big-endian prefix (offset 0, the whole header, no adjustment: Kafka, DNS), the
-    // commonest shape, decoded with no lookups at all; 0 otherwise.
+    // commonest shape, and 10 for the seed's 10-byte left-aligned ASCII header: decoded with no lookups at all; 0 otherwise.
     private int _plainPrefixWidth;
 
     // The codec's fixed trailer (IFrameTrailerCodec), checked by the slow path only; null and 0 for every other codec.
@@ -74,6 +75,10 @@ public sealed partial class FrameReader
     // Stream offset of the next frame's first byte, and frames returned so far.
     private long _offset;
     private long _framesRead;
+
+    // Whether the meter listens, asked once per buffer taken from the pipe (as FrameWriter asks once per buffer it fills)
+    // instead of per frame: the question is three instruments' subscription lists, nine loads.
+    private bool _recordMetrics;
 
     // The frame that ReadFrameAsync returned last (frame number _framesRead), taken apart into Frame's own fields (stored and
     // loaded one by one: a whole-struct copy would load them with wide loads right after these narrow stores, a store-
@@ -230,7 +235,8 @@ public sealed partial class FrameReader
             _layoutKind = layout.Kind;
             _layoutAlwaysValid = layout.AlwaysValid;
             _layoutAdjustment = layout.Adjustment;
-            _plainPrefixWidth = layout is { FieldOffset: 0, Adjustment: 0, Endianness: Codecs.Endianness.BigEndian, FieldWidth: 4 or 2 } && layout.HeaderIsField
+            _plainPrefixWidth = layout is { Kind: LengthFieldKind.UInt32BigEndian or LengthFieldKind.UInt16BigEndian or LengthFieldKind.AsciiLeft10, FieldOffset: 0, Adjustment: 0 }
+                    && layout.HeaderIsField && (layout.Kind != LengthFieldKind.AsciiLeft10 || AsciiDigits.ReadsWordAtATime)
                 ? layout.FieldWidth
                 : 0;
         }
@@ -807,6 +813,14 @@ public sealed partial class FrameReader
                 decoded = span.Length >= 2;
                 payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
             }
+            else if (_plainPrefixWidth == AsciiDecimalCodec.DefaultWidth)
+            {
+                // The seed's 10-byte ASCII header: one to seven digits eight bytes at a time; anything else (a bad header, a
+                // length of eight digits or more) goes to the slow path, which reads it through the codec.
+                headerLength = AsciiDecimalCodec.DefaultWidth;
+                decoded = AsciiDigits.TryReadLeft10Short(span, out ulong value);
+                payload = (long)value;
+            }
             else if (_layoutHeaderLength != 0)
             {
                 headerLength = _layoutHeaderLength;
@@ -870,7 +884,7 @@ public sealed partial class FrameReader
         _offset += headerLength + payloadLength;
         _framesRead++;
         _pendingHeaderLength = -1;
-        if (FramingMetrics.ReadEnabled)
+        if (_recordMetrics)
         {
             FramingMetrics.FrameRead(headerLength, payloadLength);
         }
@@ -1242,6 +1256,7 @@ public sealed partial class FrameReader
         _buffer = result.Buffer;
         _hasBuffer = true;
         _isPipeCompleted = result.IsCompleted;
+        _recordMetrics = FramingMetrics.ReadEnabled;
         SetPosition(_buffer.Start);
     }
 

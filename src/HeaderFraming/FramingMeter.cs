@@ -14,6 +14,9 @@ namespace HeaderFraming;
 /// <item><term><c>headerframing.errors</c></term><description>counter tagged <c>error.type</c> = <c>too_large</c> | <c>malformed</c> | <c>truncated</c> | <c>timeout</c></description></item>
 /// <item><term><c>headerframing.active_connections</c></term><description>up-down counter of open <see cref="FramedConnection"/>s</description></item>
 /// </list>
+/// <para>Whether anything listens is asked once per buffer, not per frame: a <see cref="FrameReader"/> asks when it takes
+/// a buffer from the pipe, a <see cref="FrameWriter"/> when it takes memory to fill. A listener that starts meanwhile sees
+/// the frames from the next buffer on.</para>
 /// </remarks>
 public static class FramingMeter
 {

@@ -12,4 +12,10 @@ internal enum LengthFieldKind : byte
     UInt64LittleEndian,
     OtherBigEndian,
     OtherLittleEndian,
+
+    // ASCII decimal digits: the seed's 10-byte left-aligned field (decoded inline), then any other width or alignment.
+    AsciiLeft10,
+    AsciiLeft,
+    AsciiRight,
+    AsciiZeroPadded,
 }

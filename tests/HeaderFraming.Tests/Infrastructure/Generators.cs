@@ -44,9 +44,21 @@ public static class Generators
             let codec = new BinaryLengthCodec(width, endianness, offset, headerLength, adjustment, includesHeader)
             select new CodecCase(codec, Math.Max(delta, 0), Math.Min(codec.MaxPayloadLength, PayloadCap));
 
+        // A user's codec with ASCII digits inside a larger header: the layout decoded inline against the codec's own reference.
+        Gen<CodecCase> userAscii =
+            from width in Gen.Choose(1, AsciiDecimalCodec.MaxWidth)
+            from alignment in Gen.Elements(AsciiAlignment.Left, AsciiAlignment.Right, AsciiAlignment.ZeroPadded)
+            from offset in Gen.Choose(0, 4)
+            from extra in Gen.Choose(0, 4)
+            from adjustment in Gen.Choose(-20, 20)
+            let maxField = width >= 19 ? long.MaxValue : (long)Math.Pow(10, width) - 1
+            where maxField + adjustment >= Math.Max(adjustment, 0)
+            let codec = new UserAsciiLengthCodec(width, alignment, offset, offset + width + extra, adjustment)
+            select new CodecCase(codec, Math.Max(adjustment, 0), Math.Min(codec.MaxPayloadLength, PayloadCap));
+
         Gen<CodecCase> varint = Gen.Constant(new CodecCase(VarintCodec.Instance, 0, PayloadCap));
 
-        return Gen.Frequency((3, ascii), (4, binary), (2, varint));
+        return Gen.Frequency((3, ascii), (4, binary), (2, userAscii), (2, varint));
     }
 
     public static Gen<byte[]> Payload(CodecCase codec)

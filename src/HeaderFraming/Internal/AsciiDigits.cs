@@ -1,0 +1,205 @@
+using System;
+using System.Buffers.Binary;
+#if NET
+using System.Numerics;
+#endif
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using HeaderFraming.Codecs;
+
+namespace HeaderFraming.Internal;
+
+/// <summary>ASCII decimal length fields: the one place their layouts are parsed, validated and written, for
+/// <see cref="LengthFieldLayout"/> (and so for the drivers' inline paths) and <see cref="AsciiDecimalCodec"/> alike.</summary>
+internal static class AsciiDigits
+{
+    /// <summary>The field value that stands for "not a valid field": above <see cref="long.MaxValue"/>, so every length check
+    /// refuses it, as it refuses a binary field that overflows a 63-bit length.</summary>
+    internal const ulong Invalid = ulong.MaxValue;
+
+    /// <summary>Whether <see cref="TryReadLeft10Short"/> reads eight bytes at a time (not on netstandard2.0, where it always
+    /// answers <see langword="false"/>).</summary>
+#if NET
+    internal const bool ReadsWordAtATime = true;
+#else
+    internal const bool ReadsWordAtATime = false;
+#endif
+
+    /// <summary>The seed's field (10 bytes, left-aligned, space-padded) of a span of at least 10 bytes, or <see cref="Invalid"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static ulong ReadLeft10(ReadOnlySpan<byte> field)
+        => TryReadLeft10Short(field, out ulong value) ? value : Read(field.Slice(0, AsciiDecimalCodec.DefaultWidth), AsciiAlignment.Left);
+
+    /// <summary>The seed's field when it holds one to seven digits, the only lengths up to 8 MiB (the default limit), eight
+    /// bytes at a time; <see langword="false"/> for any other field, valid or not (<see cref="Read"/> tells them apart).
+    /// The span may be shorter than 10 bytes (then <see langword="false"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static bool TryReadLeft10Short(ReadOnlySpan<byte> field, out ulong value)
+    {
+#if NET
+        // t holds each byte minus '0'; a byte is a digit when that is below 10. Adding 0x76 sets the high bit of every byte of
+        // 10 or more, and OR-ing t catches bytes of 0x80 or more; a carry can only come out of a non-digit byte, so the lowest
+        // flagged byte is the first non-digit. The digits must be followed by spaces only.
+        if (field.Length >= AsciiDecimalCodec.DefaultWidth)
+        {
+            // Ten bytes are there: read them without bounds checks (fewer instructions per frame is what this path is for).
+            ref byte first = ref MemoryMarshal.GetReference(field);
+            ulong lo = Unsafe.ReadUnaligned<ulong>(ref first);
+            if (!BitConverter.IsLittleEndian)
+            {
+                lo = BinaryPrimitives.ReverseEndianness(lo);
+            }
+
+            ulong t = lo ^ 0x3030303030303030UL;
+            ulong nonDigits = ((t + 0x7676767676767676UL) | t) & 0x8080808080808080UL;
+
+            // The bytes below the lowest flagged one (x ^ (x - 1) masks up to and including it): the digits. Every byte
+            // from there on must be a space; the first must be a digit. Eight digits (nothing flagged) fail the space test.
+            ulong digitBytes = (nonDigits ^ (nonDigits - 1)) >> 8;
+            if ((byte)nonDigits == 0
+                && (lo | digitBytes) == (0x2020202020202020UL | digitBytes)
+                && Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref first, 8)) == 0x2020)
+            {
+                // The digits are read again from memory rather than taken out of t: each is a load of its own, in
+                // parallel, and the chain the next frame's position waits for is the first digit's load and two LEAs
+                // (x10 + digit) per further digit, about what a binary field's load and byte swap cost for short lengths.
+                int digits = BitOperations.TrailingZeroCount(nonDigits) >> 3;
+                ulong result = (uint)(first - '0');
+                for (int i = 1; i < digits; i++)
+                {
+                    result = (result * 10) + (uint)(Unsafe.Add(ref first, i) - '0');
+                }
+
+                value = result;
+                return true;
+            }
+        }
+#endif
+
+        value = 0;
+        return false;
+    }
+
+    /// <summary>Any width (1 to 19) and alignment, one byte at a time: the value, or <see cref="Invalid"/>.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    internal static ulong Read(ReadOnlySpan<byte> field, AsciiAlignment alignment)
+    {
+        if (FindBadCharacter(field, alignment) >= 0)
+        {
+            return Invalid;
+        }
+
+        // Only digits and the layout's padding are left; 19 digits cannot overflow a ulong.
+        ulong value = 0;
+        foreach (byte b in field)
+        {
+            uint digit = (uint)(b - '0');
+            if (digit <= 9)
+            {
+                value = (value * 10) + digit;
+            }
+        }
+
+        return value;
+    }
+
+    /// <summary>The index of the first byte that breaks the layout, or -1 when the field is only digits and padding (one digit at least).</summary>
+    internal static int FindBadCharacter(ReadOnlySpan<byte> field, AsciiAlignment alignment)
+    {
+        int i = 0;
+        if (alignment == AsciiAlignment.Left)
+        {
+            // Digits, then spaces only.
+            while (i < field.Length && (uint)(field[i] - '0') <= 9)
+            {
+                i++;
+            }
+
+            if (i == 0)
+            {
+                return 0;
+            }
+
+            for (; i < field.Length; i++)
+            {
+                if (field[i] != (byte)' ')
+                {
+                    return i;
+                }
+            }
+
+            return -1;
+        }
+
+        if (alignment == AsciiAlignment.Right)
+        {
+            while (i < field.Length && field[i] == (byte)' ')
+            {
+                i++;
+            }
+
+            if (i == field.Length)
+            {
+                return 0;
+            }
+        }
+
+        for (; i < field.Length; i++)
+        {
+            if ((uint)(field[i] - '0') > 9)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    /// <summary>Writes <paramref name="value"/> (at most <c>10^field.Length − 1</c>) across the whole field with the layout's padding.</summary>
+    internal static void Write(ulong value, Span<byte> field, AsciiAlignment alignment)
+    {
+        int digits = CountDigits(value);
+        int digitsStart = alignment == AsciiAlignment.Left ? 0 : field.Length - digits;
+        if (alignment == AsciiAlignment.Left)
+        {
+            field.Slice(digits).Fill((byte)' ');
+        }
+        else
+        {
+            field.Slice(0, digitsStart).Fill(alignment == AsciiAlignment.ZeroPadded ? (byte)'0' : (byte)' ');
+        }
+
+        for (int i = digitsStart + digits - 1; i > digitsStart; i--)
+        {
+            ulong quotient = value / 10;
+            field[i] = (byte)('0' + (int)(value - (quotient * 10)));
+            value = quotient;
+        }
+
+        field[digitsStart] = (byte)('0' + (int)value);
+    }
+
+    /// <summary>The largest value a field of <paramref name="width"/> digits holds: 10^width − 1 (width 1 to 19).</summary>
+    internal static ulong MaxValue(int width)
+    {
+        ulong max = 1;
+        for (int i = 0; i < width; i++)
+        {
+            max *= 10;
+        }
+
+        return max - 1;
+    }
+
+    private static int CountDigits(ulong value)
+    {
+        int digits = 1;
+        while (value >= 10)
+        {
+            value /= 10;
+            digits++;
+        }
+
+        return digits;
+    }
+}
