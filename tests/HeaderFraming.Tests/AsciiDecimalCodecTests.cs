@@ -111,6 +111,7 @@ public class AsciiDecimalCodecTests
         Assert.Equal(long.MaxValue, max);
         var ex = CodecAssert.Invalid(codec, Ascii("9999999999999999999"));
         Assert.Contains("overflows", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("the ASCII length 9999999999999999999 overflows", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

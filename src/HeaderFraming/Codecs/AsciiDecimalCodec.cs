@@ -116,15 +116,8 @@ public sealed class AsciiDecimalCodec : ILengthFieldCodec
 
         if (header.Length == _width && bad < 0)
         {
-            ulong value = 0;
-            foreach (byte b in header)
-            {
-                if (b != (byte)' ')
-                {
-                    value = (value * 10) + (uint)(b - '0');
-                }
-            }
-
+            // Only digits and padding (FindBadCharacter found nothing), so this is the field's value, over long.MaxValue.
+            ulong value = AsciiDigits.Read(header, _alignment);
             return new FrameFormatException(
                 string.Format(CultureInfo.InvariantCulture, "the ASCII length {0} overflows a 63-bit length", value), header);
         }
