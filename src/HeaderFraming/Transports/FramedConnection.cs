@@ -531,10 +531,12 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <param name="cancellationToken">Cancels the wait for earlier sends to go out; the connection is then disposed.</param>
     /// <returns>The transport and the bytes received after the last frame read.</returns>
     /// <remarks>Call it with no read pending, at the point of the protocol where the peer waits for this side (after a
-    /// STARTTLS reply) or has already sent what comes next. Over a <see cref="Stream"/>, the stream's read must be safely
-    /// cancellable (a <see cref="NetworkStream"/>'s is; for an <see cref="System.Net.Security.SslStream"/>, detach the
-    /// connection beneath it instead). On netstandard2.0 a left-open socket's receive cannot be cancelled: the detach then
-    /// waits for the next bytes or at most 2 seconds.</remarks>
+    /// STARTTLS reply) or has already sent what comes next. Over a <see cref="Socket"/> or a plain
+    /// <see cref="NetworkStream"/> no receive that could take bytes is pending at a detach: the connection receives only
+    /// once the socket has bytes (or its end) there, and waits with a zero-byte receive that takes none. Over another
+    /// <see cref="Stream"/>, the stream's read must be safely cancellable (for an
+    /// <see cref="System.Net.Security.SslStream"/>, detach the connection beneath it instead); a read that ignores its
+    /// cancellation is waited for at most 2 seconds.</remarks>
     /// <exception cref="InvalidOperationException">A read is pending, or the connection is already being detached.</exception>
     /// <exception cref="IOException">Frames sent before could not be sent: the transport failed.</exception>
     /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>

@@ -60,7 +60,12 @@ public sealed class FramedConnectionOptions
     /// receive buffer. Applies to a <see cref="System.Net.Sockets.Socket"/>, a <see cref="System.Net.Sockets.NetworkStream"/>,
     /// an <see cref="System.Net.Security.SslStream"/> on .NET 8+ and an <see cref="System.IO.Pipelines.IDuplexPipe"/>; other
     /// streams do not honour zero-byte reads (they return at once) and always read with a buffer. Turn it off to save the
-    /// extra call per receive on a connection that is never idle.
+    /// extra call per receive on a connection that is never idle. Over a <see cref="System.Net.Sockets.Socket"/> or a plain
+    /// <see cref="System.Net.Sockets.NetworkStream"/> the connection receives only once bytes (or the end of the stream)
+    /// are there, whatever this says: it asks the socket first (FIONREAD, a poll) and waits with a zero-byte receive when
+    /// nothing is there, because a cancelled socket receive can stay pending on Linux and take the bytes meant for the
+    /// socket's next owner after <see cref="FramedConnection.DetachAsync"/> or a left-open dispose. Off, such a connection
+    /// skips the zero-byte receive while bytes keep arriving, and holds no buffer while idle.
     /// </summary>
     public bool WaitForDataBeforeAllocatingBuffer { get; set; } = true;
 

@@ -300,16 +300,24 @@ internal sealed class TransportPipe : IDuplexPipe
                     break;
                 }
 
-                if ((_waitForData && !lastReadFilled) || !_io.ReceivesAreCancelable)
+                // Wait for data holding no buffer: an idle connection keeps no block of the pool. Where the transport can
+                // tell whether a receive would complete at once (a socket, a NetworkStream), a receive is only issued when
+                // it would, whatever the options say: a cancelled socket receive was seen to stay pending on Linux and take
+                // the bytes the peer sent after a detach, so none may be pending when the connection stops. A zero-byte
+                // receive can wake with nothing to read (seen twice in a row); it then waits again.
+                bool wait = (_waitForData && !lastReadFilled) || !_io.ReceivesAreCancelable
+                    || (_io.KnowsReadiness && !_io.IsReadable(out available));
+                bool stopped = false;
+                while (wait)
                 {
-                    // Wait for data holding no buffer: an idle connection keeps no block of the pool. (A zero-byte receive
-                    // takes no bytes, so where receives cannot be cancelled it is the only thing left pending at a stop.)
                     if (_abandonsZeroByteWaits)
                     {
+                        // A zero-byte receive takes no bytes: it may be left pending at a stop (see _parked).
                         Volatile.Write(ref _parked, 1);
                         Interlocked.MemoryBarrier();
                         if (Stopping)
                         {
+                            stopped = true;
                             break;
                         }
                     }
@@ -318,8 +326,16 @@ internal sealed class TransportPipe : IDuplexPipe
                     Volatile.Write(ref _parked, 0);
                     if (Stopping)
                     {
+                        stopped = true;
                         break;
                     }
+
+                    wait = _io.KnowsReadiness && !_io.IsReadable(out available);
+                }
+
+                if (stopped)
+                {
+                    break;
                 }
 
                 CancellationToken abort = AbortToken();

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.Sockets;
 using HeaderFraming.Codecs;
 using HeaderFraming.Testing;
@@ -90,27 +91,50 @@ public sealed class ConnectionMemoryTests
         }
     }
 
-    [Fact]
-    public async Task WithoutWaitingForDataAnIdleConnectionHoldsItsReceiveBlock()
+    [Theory]
+    [InlineData("duplex pipe", 1)]
+    [InlineData("socket", 0)]
+    [InlineData("network stream", 0)]
+    public async Task WithoutWaitingForDataAnIdleConnectionHoldsItsReceiveBlockUnlessItCanTellThatAReceiveWouldWait(string transport, int blocksHeld)
     {
+        // A socket (or a NetworkStream over one) says whether a receive would complete at once; the connection then never
+        // leaves one pending (a cancelled socket receive can stay pending and take the bytes meant for the socket's next
+        // owner after a detach), so it waits for data without a block whatever the option says. A pipe cannot tell.
         var pool = new CountingPool();
         var options = new FramedConnectionOptions { MemoryPool = pool, WaitForDataBeforeAllocatingBuffer = false };
-        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
-        await using FramedConnection peer = FramedConnection.Create(client, AsciiDecimalCodec.Default);
-        await using FramedConnection connection = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
-        await peer.SendAsync(FrameTestKit.Ascii("hello"));
-        Assert.True((await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
-        ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
-        await Task.Delay(100);
-#if HEADERFRAMING_NETSTANDARD
-        // On netstandard2.0 a socket's receive cannot be cancelled, so the loop always waits with a zero-byte receive first
-        // (a detach or a left-open dispose must be able to stop it without it taking bytes): no block is held.
-        Assert.Equal(0, pool.Outstanding);
-#else
-        Assert.Equal(1, pool.Outstanding);
-#endif
-        await peer.SendAsync(FrameTestKit.Ascii("x"));
-        Assert.True((await next.AsTask().WaitAsync(s_limit)).HasFrame);
+        FramedConnection peer;
+        FramedConnection connection;
+        IDisposable? sockets = null;
+        if (transport == "duplex pipe")
+        {
+            (IDuplexPipe mine, IDuplexPipe theirs) = DuplexPipe.CreatePair();
+            peer = FramedConnection.Create(theirs, AsciiDecimalCodec.Default);
+            connection = FramedConnection.Create(mine, AsciiDecimalCodec.Default, options);
+        }
+        else
+        {
+            SocketPair pair = await Loopback.ConnectedPairAsync();
+            sockets = pair;
+            peer = FramedConnection.Create(pair.Client, AsciiDecimalCodec.Default);
+            connection = transport == "socket"
+                ? FramedConnection.Create(pair.Server, AsciiDecimalCodec.Default, options)
+                : FramedConnection.Create(new NetworkStream(pair.Server, ownsSocket: false), AsciiDecimalCodec.Default, options);
+        }
+
+        using (sockets)
+        {
+            await using (peer)
+            await using (connection)
+            {
+                await peer.SendAsync(FrameTestKit.Ascii("hello"));
+                Assert.True((await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
+                ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
+                await Task.Delay(100);
+                Assert.Equal(blocksHeld, pool.Outstanding);
+                await peer.SendAsync(FrameTestKit.Ascii("x"));
+                Assert.True((await next.AsTask().WaitAsync(s_limit)).HasFrame);
+            }
+        }
     }
 
     [Fact]

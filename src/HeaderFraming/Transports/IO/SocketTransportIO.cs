@@ -41,6 +41,18 @@ internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : Transpo
     private readonly bool _sendsCopies = leaveOpen;
 #endif
 
+    /// <inheritdoc />
+    public override bool KnowsReadiness => true;
+
+    /// <inheritdoc />
+    /// <remarks>Bytes in the socket's receive queue (FIONREAD), else whether it polls readable, which with no bytes waiting
+    /// means the peer's FIN or an error: a receive returns at once in both cases.</remarks>
+    public override bool IsReadable(out int available)
+    {
+        available = _socket.Available;
+        return available > 0 || _socket.Poll(0, SelectMode.SelectRead);
+    }
+
     public override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)
     {
         // A zero-byte receive completes when data (or the end of the stream) is there, and holds no buffer meanwhile.

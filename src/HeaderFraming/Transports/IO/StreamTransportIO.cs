@@ -32,6 +32,26 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
 
     public override object Wrapped => _stream;
 
+    /// <summary>The socket under a plain <see cref="NetworkStream"/> (not a subclass, which may buffer), whose readiness is
+    /// the stream's: see <see cref="TransportIO.KnowsReadiness"/>.</summary>
+    private readonly Socket? _readiness = stream.GetType() == typeof(NetworkStream)
+#if NET
+        ? ((NetworkStream)stream).Socket
+#else
+        ? s_networkStreamSocket?.GetValue(stream) as Socket
+#endif
+        : null;
+
+    /// <inheritdoc />
+    public override bool KnowsReadiness => _readiness != null;
+
+    /// <inheritdoc />
+    public override bool IsReadable(out int available)
+    {
+        available = _readiness!.Available;
+        return available > 0 || _readiness.Poll(0, SelectMode.SelectRead);
+    }
+
     public override bool CanWaitForData { get; } = HonoursZeroByteReads(stream);
 
     /// <summary>

@@ -28,6 +28,20 @@ internal abstract class TransportIO
     /// the wait is given no token.</summary>
     public virtual bool ZeroByteWaitsCanBeAbandoned => false;
 
+    /// <summary>Whether <see cref="IsReadable"/> can tell, without waiting, that a receive would complete at once. When
+    /// <see langword="true"/> the receive loop issues a receive only then, so that none is pending when the connection
+    /// stops.</summary>
+    public virtual bool KnowsReadiness => false;
+
+    /// <summary>Whether a receive would complete at once: bytes are waiting, or the end of the stream or an error is. Called
+    /// only where <see cref="KnowsReadiness"/>.</summary>
+    /// <param name="available">How many bytes are known to be waiting, or 0.</param>
+    public virtual bool IsReadable(out int available)
+    {
+        available = 0;
+        return true;
+    }
+
     /// <summary>What the connection wraps (a Stream, a Socket, an IDuplexPipe), for a detach to hand back.</summary>
     public abstract object Wrapped { get; }
 
