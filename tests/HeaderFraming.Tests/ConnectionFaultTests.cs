@@ -194,12 +194,16 @@ public class ConnectionFaultTests
         var stream = new TrickleStream(input) { ReadException = new EndOfStreamException("unused"), WriteException = fault };
         await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default))
         {
+            // The sends are accepted into the connection's buffer until its send loop has met the fault, whenever the
+            // scheduler runs it: bounded by time, not by a count of sends (1,000 small sends all fitted in the buffer before
+            // the loop's first write on a loaded machine).
+            var deadline = Stopwatch.StartNew();
             IOException ex = await Assert.ThrowsAsync<IOException>(async () =>
             {
-                for (int i = 0; i < 1000; i++)
+                while (deadline.Elapsed < s_limit)
                 {
                     await connection.SendAsync(new byte[100]).AsTask().WaitAsync(s_limit);
-                    await Task.Yield();
+                    await Task.Delay(1);
                 }
             });
             Assert.Same(fault, ex.InnerException);

@@ -210,24 +210,24 @@ public sealed class SwitchingTests
                 await Task.Delay(5);
             }
 
-            DetachedTransport detached = await connection.DetachAsync().AsTask().WaitAsync(s_limit);
+            DetachedTransport detached = await Step(connection.DetachAsync().AsTask(), "the detach");
             Assert.Equal(ConnectionShutdownReason.Detached, connection.ShutdownReason);
             Assert.Throws<ObjectDisposedException>(() => connection.TryReadFrame(out Frame _));
             await Assert.ThrowsAsync<ObjectDisposedException>(async () => await connection.SendAsync(Ascii("late")));
             await connection.DisposeAsync(); // nothing more: the transport is the caller's now
 
-            Assert.Equal(new byte[] { 0, 2, (byte)'g', (byte)'o' }, await peerReceive(4)); // sent before the detach, not shut down
+            Assert.Equal(new byte[] { 0, 2, (byte)'g', (byte)'o' }, await Step(peerReceive(4), "the peer's receive of the reply sent before the detach")); // not shut down
             byte[] third = Encode(BinaryLengthCodec.UInt16BigEndian, [Ascii("three")]);
             Assert.Equal([.. third, .. tail], detached.Buffered.ToArray());
 
             await peerSend(later);
             Stream stream = detached.AsStream();
             var received = new byte[third.Length + tail.Length + later.Length];
-            await stream.ReadExactlyAsync(received).AsTask().WaitAsync(s_limit);
+            await Step(stream.ReadExactlyAsync(received).AsTask(), "the read of the buffered bytes and the bytes sent after the detach");
             Assert.Equal([.. third, .. tail, .. later], received);
             await stream.WriteAsync(Ascii("raw"));
             await stream.FlushAsync();
-            Assert.Equal(Ascii("raw"), await peerReceive(3));
+            Assert.Equal(Ascii("raw"), await Step(peerReceive(3), "the peer's receive of a raw write after the detach"));
             Assert.Same(transport == Transport.Socket ? detached.Socket : transport == Transport.NetworkStream ? detached.Stream : (object?)detached.Pipe, detached.Socket ?? detached.Stream ?? (object?)detached.Pipe);
         }
     }
@@ -342,6 +342,25 @@ public sealed class SwitchingTests
             }
 
             payloads.Add(result.Frame.Payload.ToArray());
+        }
+    }
+
+    /// <summary>Waits for one step of a conversation at most <see cref="s_limit"/>, and says which step did not end.</summary>
+    private static async Task<T> Step<T>(Task<T> step, string what)
+    {
+        await Step((Task)step, what);
+        return await step;
+    }
+
+    private static async Task Step(Task step, string what)
+    {
+        try
+        {
+            await step.WaitAsync(s_limit);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"{what} did not end within {s_limit.TotalSeconds} s", ex);
         }
     }
 
