@@ -47,10 +47,14 @@ internal sealed class SocketTransportIO(Socket socket, bool leaveOpen) : Transpo
     /// <inheritdoc />
     /// <remarks>Bytes in the socket's receive queue (FIONREAD), else whether it polls readable, which with no bytes waiting
     /// means the peer's FIN or an error: a receive returns at once in both cases.</remarks>
-    public override bool IsReadable(out int available)
+    public override bool IsReadable(out int available) => IsReadable(_socket, out available);
+
+    /// <summary>Whether a receive on <paramref name="socket"/> would complete at once (see the remarks above); shared with a
+    /// plain NetworkStream's transport.</summary>
+    public static bool IsReadable(Socket socket, out int available)
     {
-        available = _socket.Available;
-        return available > 0 || _socket.Poll(0, SelectMode.SelectRead);
+        available = socket.Available;
+        return available > 0 || socket.Poll(0, SelectMode.SelectRead);
     }
 
     public override ValueTask<int> WaitForDataAsync(CancellationToken cancellationToken)

@@ -20,7 +20,8 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
 #if !NET
     // The half-close's two ways in, which netstandard2.0's surface hides although every runtime that loads this build has
     // them: NetworkStream.Socket (protected there, public from .NET Core 3.0 on) and SslStream.ShutdownAsync (.NET
-    // Framework 4.7, .NET Core 2.0). Found once; where one is missing, that part of the half-close is skipped.
+    // Framework 4.7, .NET Core 2.0). Found once; where one is missing, that part of the half-close is skipped (and without
+    // the socket, a NetworkStream's readiness is not known: it receives as any stream).
     private static readonly PropertyInfo? s_networkStreamSocket =
         typeof(NetworkStream).GetProperty("Socket", BindingFlags.Instance | BindingFlags.Public | BindingFlags.NonPublic);
 
@@ -34,23 +35,22 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
 
     /// <summary>The socket under a plain <see cref="NetworkStream"/> (not a subclass, which may buffer), whose readiness is
     /// the stream's: see <see cref="TransportIO.KnowsReadiness"/>.</summary>
-    private readonly Socket? _readiness = stream.GetType() == typeof(NetworkStream)
-#if NET
-        ? ((NetworkStream)stream).Socket
-#else
-        ? s_networkStreamSocket?.GetValue(stream) as Socket
-#endif
-        : null;
+    private readonly Socket? _readiness = stream.GetType() == typeof(NetworkStream) ? SocketOf((NetworkStream)stream) : null;
 
     /// <inheritdoc />
     public override bool KnowsReadiness => _readiness != null;
 
     /// <inheritdoc />
-    public override bool IsReadable(out int available)
-    {
-        available = _readiness!.Available;
-        return available > 0 || _readiness.Poll(0, SelectMode.SelectRead);
-    }
+    public override bool IsReadable(out int available) => SocketTransportIO.IsReadable(_readiness!, out available);
+
+    /// <summary>The socket under <paramref name="network"/>, or <see langword="null"/> where netstandard2.0's runtime hides
+    /// it.</summary>
+    private static Socket? SocketOf(NetworkStream network) =>
+#if NET
+        network.Socket;
+#else
+        s_networkStreamSocket?.GetValue(network) as Socket;
+#endif
 
     public override bool CanWaitForData { get; } = HonoursZeroByteReads(stream);
 
@@ -128,15 +128,14 @@ internal sealed class StreamTransportIO(Stream stream, Socket? socket) : Transpo
             await ssl.ShutdownAsync().ConfigureAwait(false);
         }
 
-        Socket? socket = _socket ?? (_stream as NetworkStream)?.Socket;
 #else
         if (_stream is SslStream ssl && s_sslShutdown != null)
         {
             await s_sslShutdown(ssl).ConfigureAwait(false);
         }
 
-        Socket? socket = _socket ?? (_stream is NetworkStream network ? s_networkStreamSocket?.GetValue(network) as Socket : null);
 #endif
+        Socket? socket = _socket ?? (_stream is NetworkStream network ? SocketOf(network) : null);
         if (socket != null && socket.Connected)
         {
             socket.Shutdown(SocketShutdown.Send);
