@@ -102,16 +102,29 @@ public sealed class OrderedFrameSenderTests
         var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
         var counting = new CountingPipeWriter(pipe.Writer);
         var sender = new OrderedFrameSender(new FrameWriter(counting, BinaryLengthCodec.UInt32BigEndian), counting, coalescingBytes: 32 * 1024);
+
+        // The first flush is held, as a socket's is under load, until the seven other writers' first sends have queued
+        // behind it: whatever the scheduler does, those seven must then leave in the drain's one flush. (Without the hold,
+        // a loaded 2-core CI machine ran the 8 writers one after another, never overlapping: 4,000 flushes.)
+        counting.HoldFirstFlush = async () =>
+        {
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (sender.QueuedCount < 7 && waited.Elapsed < s_limit)
+            {
+                await Task.Delay(1);
+            }
+        };
         Task<List<int>> reading = ReadIndicesAsync(pipe.Reader);
         using var start = new Barrier(8);
-        Task[] writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
+        // Each writer starts on a thread of its own, so the barrier does not wait for the thread pool to grow to eight.
+        Task[] writers = Enumerable.Range(0, 8).Select(w => Task.Factory.StartNew(async () =>
         {
             start.SignalAndWait();
             for (int i = 0; i < 500; i++)
             {
                 await sender.SendAsync(w * 10_000 + i, s_writeIndex, CancellationToken.None);
             }
-        })).ToArray();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()).ToArray();
         await Task.WhenAll(writers).WaitAsync(s_limit);
         await sender.CompleteAsync(CancellationToken.None);
 
@@ -123,7 +136,8 @@ public sealed class OrderedFrameSenderTests
             Assert.Equal(Enumerable.Range(w * 10_000, 500), received.Where(i => i / 10_000 == w));
         }
 
-        Assert.True(counting.Flushes < 4_000, $"{counting.Flushes} flushes for 4,000 frames: no flush was coalesced");
+        // The held flush carried one frame; the seven queued behind it took one flush between them, not seven.
+        Assert.True(counting.Flushes <= 4_000 - 6, $"{counting.Flushes} flushes for 4,000 frames: the seven sends queued behind a held flush did not share one");
     }
 
     [Fact]
@@ -187,13 +201,23 @@ public sealed class OrderedFrameSenderTests
 
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
 
+        /// <summary>Awaited by the first flush before it reaches the pipe; the others yield once.</summary>
+        public Func<Task>? HoldFirstFlush { get; set; }
+
         // Every flush completes asynchronously, as a socket's does under load: senders that arrive meanwhile must share the
-        // next flush. (A pipe without backpressure completes flushes at once, so 8 writers on a busy 2-core machine could
-        // run one after another and never overlap: the coalescing this test checks would then depend on the scheduler.)
+        // next flush.
         public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref _flushes);
-            await Task.Yield();
+            if (Interlocked.Increment(ref _flushes) == 1 && HoldFirstFlush is Func<Task> hold)
+            {
+                await Task.Yield();
+                await hold();
+            }
+            else
+            {
+                await Task.Yield();
+            }
+
             return await inner.FlushAsync(cancellationToken);
         }
     }
