@@ -14,7 +14,11 @@ namespace HeaderFraming.Tests;
 public class CancellationStormTests
 {
     private const int Cancellations = 10_000;
-    private static readonly TimeSpan s_timeout = TimeSpan.FromSeconds(60);
+
+    // A hang is a storm that stops moving, however slow the machine: the test fails when neither frames nor cancellations
+    // advance for this long (a healthy run takes about a second; a loaded 2-core machine can make it a minute).
+    private static readonly TimeSpan s_noProgressLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_totalLimit = TimeSpan.FromMinutes(5);
 
     private readonly ITestOutputHelper _output;
 
@@ -50,6 +54,11 @@ public class CancellationStormTests
         var stopWriting = new CancellationTokenSource();
         CancellationTokenSource? current = null;
         bool readerDone = false;
+        long framesRead = 0;
+        int cancellationsSeen = 0;
+        long framesStarted = 0;
+        int readerWaiting = 0;
+        int writerWaiting = 0;
 
         Task<long> writer = Task.Run(async () =>
         {
@@ -58,12 +67,15 @@ public class CancellationStormTests
             while (!stopWriting.IsCancellationRequested)
             {
                 byte[] frame = BuildFrame(codec, sequence++, random);
+                Volatile.Write(ref framesStarted, sequence);
                 // Random pieces, each flushed: cancellations land mid-header, mid-payload and between frames.
                 int offset = 0;
                 while (offset < frame.Length)
                 {
                     int size = Math.Min(frame.Length - offset, 1 + random.Next(random.Next(2) == 0 ? 8 : 4096));
+                    Volatile.Write(ref writerWaiting, 1);
                     await pipe.Writer.WriteAsync(frame.AsMemory(offset, size));
+                    Volatile.Write(ref writerWaiting, 0);
                     offset += size;
                 }
             }
@@ -103,17 +115,22 @@ public class CancellationStormTests
                     FrameReadResult result;
                     try
                     {
+                        Volatile.Write(ref readerWaiting, 1);
                         result = await reader.ReadFrameAsync(cts.Token);
                     }
                     catch (OperationCanceledException)
                     {
-                        cancellations++;
+                        Volatile.Write(ref cancellationsSeen, ++cancellations);
                         continue;
+                    }
+                    finally
+                    {
+                        Volatile.Write(ref readerWaiting, 0);
                     }
 
                     if (result.IsCanceled)
                     {
-                        cancellations++;
+                        Volatile.Write(ref cancellationsSeen, ++cancellations);
                         continue;
                     }
 
@@ -123,6 +140,7 @@ public class CancellationStormTests
                     }
 
                     CheckFrame(result.Frame.Payload, expected++);
+                    Volatile.Write(ref framesRead, expected);
                     if (cancellations >= Cancellations)
                     {
                         stopWriting.Cancel();
@@ -135,9 +153,35 @@ public class CancellationStormTests
             }
         });
 
-        (long frames, int observed) = await reading.WaitAsync(s_timeout);
-        long written = await writer.WaitAsync(s_timeout);
-        await canceller.WaitAsync(s_timeout);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        TimeSpan lastProgressAt = TimeSpan.Zero;
+        long lastProgress = -1;
+        while (!reading.IsCompleted)
+        {
+            await Task.WhenAny(reading, Task.Delay(TimeSpan.FromMilliseconds(250)));
+            long progress = Volatile.Read(ref framesRead) + Volatile.Read(ref cancellationsSeen);
+            if (progress != lastProgress)
+            {
+                lastProgress = progress;
+                lastProgressAt = watch.Elapsed;
+            }
+
+            if (!reading.IsCompleted && (watch.Elapsed - lastProgressAt > s_noProgressLimit || watch.Elapsed > s_totalLimit))
+            {
+                // Stop the storm's own threads (the canceller spins) before failing.
+                Volatile.Write(ref readerDone, true);
+                stopWriting.Cancel();
+                Assert.Fail(
+                    $"the storm stopped moving (seed {seed}): after {watch.Elapsed.TotalSeconds:F0} s, {Volatile.Read(ref framesRead):N0} frames read, "
+                    + $"{Volatile.Read(ref cancellationsSeen):N0} cancellations seen, {Volatile.Read(ref framesStarted):N0} frames started by the writer; "
+                    + $"the reader is {(Volatile.Read(ref readerWaiting) == 1 ? "inside ReadFrameAsync" : "not reading")}, the writer "
+                    + $"{(Volatile.Read(ref writerWaiting) == 1 ? "inside WriteAsync" : "not writing")}, the writer task {writer.Status}");
+            }
+        }
+
+        (long frames, int observed) = await reading;
+        long written = await writer.WaitAsync(s_noProgressLimit);
+        await canceller.WaitAsync(s_noProgressLimit);
         reader.Complete();
 
         _output.WriteLine($"{codecName}{(withTimeouts ? " with timeouts" : string.Empty)}: {frames:N0} frames, {observed:N0} cancellations observed, seed {seed}");
