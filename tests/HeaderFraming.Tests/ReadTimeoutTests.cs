@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
 using FsCheck;
@@ -66,6 +67,39 @@ public class ReadTimeoutTests
 
         // Faulted: the same exception again.
         Assert.Same(ex, await Assert.ThrowsAsync<FrameTimeoutException>(async () => await reader.ReadFrameAsync()));
+    }
+
+    [Fact]
+    public async Task AHeaderTrickledAByteAtATimeDoesNotMoveTheFrameDeadline()
+    {
+        // A slowloris: each header byte arrives 40 ms after the last. No byte resets the frame's deadline, so it fails 250 ms
+        // after the frame's first byte, with the header still incomplete, whatever the trickle's pace.
+        var time = new FakeTimeProvider();
+        var pipe = InlinePipe();
+        var reader = new FrameReader(pipe.Reader, AsciiDecimalCodec.Default,
+            new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(250), TimeProvider = time });
+        byte[] whole = "5         whole"u8.ToArray();
+        byte[] header = "1000000   "u8.ToArray();
+        await pipe.Writer.WriteAsync(Concat(whole, header.AsMemory(0, 1)));
+        Assert.Equal("whole"u8.ToArray(), (await reader.ReadFrameAsync()).Frame.Payload.ToArray());
+
+        ValueTask<FrameReadResult> read = reader.ReadFrameAsync();
+        for (int i = 1; i <= 6; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(40));
+            await pipe.Writer.WriteAsync(header.AsMemory(i, 1));
+            Assert.False(read.IsCompleted, $"the read ended after header byte {i + 1}, {i * 40} ms into the frame");
+        }
+
+        time.Advance(TimeSpan.FromMilliseconds(9)); // 249 ms since the frame's first byte, 9 ms since its last
+        Assert.False(read.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        FrameTimeoutException ex = await Assert.ThrowsAsync<FrameTimeoutException>(() => read.AsTask().WaitAsync(s_limit));
+
+        Assert.Equal(FrameTimeoutReason.Frame, ex.Reason);
+        Assert.Equal(whole.Length, ex.StreamOffset);
+        Assert.Equal(7, ex.ReceivedBytes);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), ex.Elapsed);
     }
 
     [Fact]

@@ -17,13 +17,17 @@ public class TimeoutCancellationRaceTests
     [Fact]
     public async Task AUserCancellationCoalescedWithALateTimerCancellationIsReturnedAsCanceled()
     {
+        // A fake clock: on the real one a loaded machine could let the idle timer fire again during the third read.
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         var pipe = new ScriptedPipeReader { HoldCancellations = true };
-        var reader = new FrameReader(pipe, VarintCodec.Instance, new FrameReaderOptions { IdleTimeout = TimeSpan.FromMilliseconds(50) });
+        var reader = new FrameReader(pipe, VarintCodec.Instance, new FrameReaderOptions { IdleTimeout = TimeSpan.FromMilliseconds(50), TimeProvider = time });
 
         // The idle timer fires while the read waits; data wins the race and completes the read; the timer's
         // cancellation stays pending in the pipe.
         Task<FrameReadResult> read = reader.ReadFrameAsync().AsTask();
-        await pipe.CancelRequested.WaitAsync(s_timeout);
+        Task timerCanceled = pipe.CancelRequested;
+        time.Advance(TimeSpan.FromMilliseconds(60));
+        await timerCanceled.WaitAsync(s_timeout);
         pipe.Deliver([1, 42]);
         FrameReadResult first = await read.WaitAsync(s_timeout);
         Assert.True(first.HasFrame);
