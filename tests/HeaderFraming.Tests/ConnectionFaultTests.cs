@@ -240,27 +240,18 @@ public class ConnectionFaultTests
             FramedConnection connection = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, new FramedConnectionOptions { MaxBufferedSendBytes = 64 * 1024 }, leaveOpen);
 
             // Nobody reads the server socket: the kernel buffers fill, then ours, then every sender waits.
-            int sent = 0;
+            var waiting = new WaitingSenders(16);
             Task[] senders = Enumerable.Range(0, 16).Select(w => Task.Run(async () =>
             {
-                for (int i = 0; ; i++)
+                while (true)
                 {
-                    await connection.SendAsync(new byte[8 * 1024]);
-                    Interlocked.Increment(ref sent);
+                    await waiting.AwaitAsync(w, connection.SendAsync(new byte[8 * 1024]));
                 }
             })).ToArray();
             Task<FrameReadResult> read = connection.ReadFrameAsync().AsTask();
-            var waiting = Stopwatch.StartNew();
-            int before;
-            int after = Volatile.Read(ref sent);
-            do
-            {
-                Assert.True(waiting.Elapsed < s_limit, "the senders never blocked");
-                before = after;
-                await Task.Delay(300);
-                after = Volatile.Read(ref sent);
-            }
-            while (after != before);
+            // Every sender inside a pending SendAsync, so that each must end with the IOException of a send that dispose cut
+            // short (one between two sends would get the ObjectDisposedException of a send after dispose).
+            await waiting.UntilAllWaitAsync(() => connection.BytesSent, s_limit);
 
             Assert.All(senders, s => Assert.False(s.IsCompleted, "a sender was not blocked"));
             Assert.False(read.IsCompleted);

@@ -107,7 +107,7 @@ public class FramedConnectionTests
         await using FramedConnection sender = FramedConnection.Create(client, BinaryLengthCodec.UInt32BigEndian, options);
         using var stopped = new CancellationTokenSource();
         long maxBuffered = 0;
-        int sent = 0;
+        var waiting = new WaitingSenders(8);
         Task[] writers = Enumerable.Range(0, 8).Select(w => Task.Run(async () =>
         {
             var payload = new byte[1000];
@@ -115,8 +115,7 @@ public class FramedConnectionTests
             {
                 while (!stopped.IsCancellationRequested)
                 {
-                    await sender.SendAsync(payload, stopped.Token);
-                    Interlocked.Increment(ref sent);
+                    await waiting.AwaitAsync(w, sender.SendAsync(payload, stopped.Token));
                     long buffered = sender.BufferedSendBytes;
                     long seen;
                     while ((seen = Interlocked.Read(ref maxBuffered)) < buffered && Interlocked.CompareExchange(ref maxBuffered, buffered, seen) != seen)
@@ -130,15 +129,7 @@ public class FramedConnectionTests
         })).ToArray();
 
         // Nobody reads the server socket: the kernel buffers fill, then our send buffer, then senders must wait.
-        int before;
-        int after = Volatile.Read(ref sent);
-        do
-        {
-            before = after;
-            await Task.Delay(300);
-            after = Volatile.Read(ref sent);
-        }
-        while (after != before);
+        await waiting.UntilAllWaitAsync(() => sender.BytesSent, TimeSpan.FromSeconds(30));
 
         Assert.InRange(sender.BufferedSendBytes, 1, options.MaxBufferedSendBytes + 1004);
         Assert.InRange(Interlocked.Read(ref maxBuffered), 1, options.MaxBufferedSendBytes + 1004);
@@ -253,12 +244,14 @@ public class FramedConnectionTests
             options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(400);
             await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
             using var stop = new CancellationTokenSource();
-            Task trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        Welcome to the server!"), TimeSpan.FromMilliseconds(60), stop.Token);
+            // Eight of the header's ten bytes: the frame never completes, so only its timeout can end the read, however
+            // late the timer runs on a loaded machine.
+            Task<int> trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        ").AsMemory(0, 8), TimeSpan.FromMilliseconds(60), stop.Token);
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
             stop.Cancel();
-            await trickle;
+            int trickled = await trickle;
             Assert.False(ex.IsIdleTimeout);
-            Assert.InRange(ex.ReceivedBytes, 1, 12);
+            Assert.InRange(ex.ReceivedBytes, 1, trickled);
         }
     }
 
@@ -282,7 +275,8 @@ public class FramedConnectionTests
         byte[] whole = FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("complete"), new byte[100]]);
         await client.SendAsync(whole.AsMemory(0, whole.Length - 50));
         Assert.Equal("complete", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
-        await Task.Delay(200);
+        // A reset discards what the kernel has not handed over yet: reset once every byte sent is in the connection.
+        await UntilReceivedAsync(b, whole.Length - 50);
         Loopback.Reset(client);
         var ex = await Assert.ThrowsAsync<FrameTruncatedException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
         Assert.Equal((60L, 110L, 18L), (ex.ReceivedBytes, ex.ExpectedBytes, ex.StreamOffset));
@@ -293,9 +287,10 @@ public class FramedConnectionTests
     {
         (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
         await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
-        await client.SendAsync(FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("one"), Encoding.ASCII.GetBytes("two")]));
+        byte[] both = FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("one"), Encoding.ASCII.GetBytes("two")]);
+        await client.SendAsync(both);
         Assert.Equal("one", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
-        await Task.Delay(200);
+        await UntilReceivedAsync(b, both.Length);
         Loopback.Reset(client);
         Assert.Equal("two", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
         await Assert.ThrowsAsync<IOException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
@@ -423,6 +418,17 @@ public class FramedConnectionTests
         {
             disposable.Dispose();
             return default;
+        }
+    }
+
+    /// <summary>Waits until <paramref name="connection"/> has received <paramref name="bytes"/> bytes (bounded by the test's limit).</summary>
+    private static async Task UntilReceivedAsync(FramedConnection connection, long bytes)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (connection.BytesReceived < bytes)
+        {
+            Assert.True(waited.Elapsed < s_limit, $"received {connection.BytesReceived} of {bytes} bytes");
+            await Task.Delay(5);
         }
     }
 }
