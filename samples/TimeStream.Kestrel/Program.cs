@@ -56,9 +56,12 @@ sealed class TimeBroadcaster(TimeClients clients, IConfiguration configuration) 
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(configuration.GetValue("TimeServer:Interval", TimeSpan.FromSeconds(3)));
-        while (await timer.WaitForNextTickAsync(stoppingToken))
+        // A pause after each broadcast, as the tutorial's time.sleep(3): a timer that catches up on a missed tick would send
+        // two messages back to back, which the tutorial's recv(16) client cannot split.
+        TimeSpan interval = configuration.GetValue("TimeServer:Interval", TimeSpan.FromSeconds(3));
+        while (true)
         {
+            await Task.Delay(interval, stoppingToken);
             // Unix time in seconds with a fraction, as Python's time.time() prints it.
             double now = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalSeconds;
             string message = "The time is " + now.ToString("0.0######", CultureInfo.InvariantCulture);

@@ -90,9 +90,11 @@ public sealed class TimeStreamServer : IAsyncDisposable
 
     private async Task BroadcastLoopAsync()
     {
-        using var timer = new PeriodicTimer(_interval);
-        while (await timer.WaitForNextTickAsync(_stop.Token).ConfigureAwait(false))
+        // A pause after each broadcast, as the tutorial's time.sleep(3): a timer that catches up on a missed tick would send
+        // two messages back to back, which the tutorial's recv(16) client cannot split.
+        while (true)
         {
+            await Task.Delay(_interval, _stop.Token).ConfigureAwait(false);
             string message = TimeMessage(DateTimeOffset.UtcNow);
             if (_clients.IsEmpty)
             {

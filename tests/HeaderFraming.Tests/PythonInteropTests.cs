@@ -29,15 +29,19 @@ public class PythonInteropTests
         // What the Python server printed it sent (header included) is exactly what we decoded.
         string[] sent = server.Lines.Where(l => l.Contains("The time is", StringComparison.Ordinal)).ToArray();
         Assert.Equal(lines[1..].Select(l => $"{l.Length,-10}{l}"), sent);
-        Assert.Equal(0, await server.WaitForExitAsync(TimeSpan.FromSeconds(10)));
+        int serverExit = await server.WaitForExitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(serverExit == 0, $"the Python peer exited with {serverExit}. Output:\n{string.Join("\n", server.Lines)}");
     }
 
     [Fact]
     public async Task ThePythonTutorialClientReadsEveryMessageOfOurServer()
     {
-        await using TimeStreamServer server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.2), TextWriter.Null);
+        // The tutorial's client desyncs if a message's last chunk shares a recv(16) with the next message, so they go 0.5 s
+        // apart: a client descheduled that long between two recvs is rarer on a loaded machine than one of 0.2 s.
+        await using TimeStreamServer server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.5), TextWriter.Null);
         using PythonPeer client = PythonPeer.Start("tutorial_client.py", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "4");
-        Assert.Equal(0, await client.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        int clientExit = await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(clientExit == 0, $"the Python peer exited with {clientExit}. Output:\n{string.Join("\n", client.Lines)}");
 
         string[] messages = client.Lines.Where(l => l.StartsWith("MSG ", StringComparison.Ordinal)).Select(l => l[4..]).ToArray();
         string[] headers = client.Lines.Where(l => l.StartsWith("HDR ", StringComparison.Ordinal)).Select(l => l[4..]).ToArray();

@@ -94,7 +94,15 @@ public sealed class PythonPeer : IDisposable
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
-        await _process.WaitForExitAsync(cts.Token);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"The Python peer did not exit within {timeout.TotalSeconds:N0} s. Output:\n" + string.Join("\n", Lines));
+        }
+
         _process.WaitForExit();
         return _process.ExitCode;
     }
