@@ -49,7 +49,14 @@ public sealed class OwnConnectionHandlerTests
                 await context.SendAsync(message == "ping" ? "pong" : message, Utf8TextSerializer.Instance);
             }
 
-            Seen?.TrySetResult((context.ConnectionId, context.EndpointName, context.RemoteEndPoint, context.ShutdownReason, context.Closed.IsCancellationRequested));
+            // Closed is cancelled on the thread pool, so it may fire just after the reads end: wait for it (bounded).
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            using (context.Closed.Register(() => closed.TrySetResult()))
+            {
+                await Task.WhenAny(closed.Task, Task.Delay(TimeSpan.FromSeconds(10)));
+            }
+
+            Seen?.TrySetResult((context.ConnectionId, context.EndpointName, context.RemoteEndPoint, context.ShutdownReason, closed.Task.IsCompleted));
         }
     }
 }

@@ -62,8 +62,8 @@ public class ServerHostTests
     public async Task StopSignalsTheServersOwnPidAndWaitsForItsExit()
     {
         using ServerDirectory directory = await ServerDirectory.CreateAsync("host-test");
-        await using ServerHost host = ServerHost.Start("fake", "sh", ["-c", "trap 'echo got TERM; exit 7' TERM; while :; do sleep 0.05; done"], directory.File("out.log"));
-        await Task.Delay(200); // the trap is set
+        await using ServerHost host = ServerHost.Start("fake", "sh", ["-c", "trap 'echo got TERM; exit 7' TERM; echo trapped; while :; do sleep 0.05; done"], directory.File("out.log"));
+        await UntilLoggedAsync(host, "trapped");
 
         Assert.Equal(7, await host.StopAsync(ServerHost.SigTerm, s_timeout));
         Assert.Contains("got TERM", await File.ReadAllTextAsync(host.LogFile), StringComparison.Ordinal);
@@ -73,8 +73,8 @@ public class ServerHostTests
     public async Task AServerThatIgnoresTheSignalIsKilledAfterTheGrace()
     {
         using ServerDirectory directory = await ServerDirectory.CreateAsync("host-test");
-        await using ServerHost host = ServerHost.Start("fake", "sh", ["-c", "trap '' TERM; while :; do sleep 0.05; done"], directory.File("out.log"));
-        await Task.Delay(200);
+        await using ServerHost host = ServerHost.Start("fake", "sh", ["-c", "trap '' TERM; echo trapped; while :; do sleep 0.05; done"], directory.File("out.log"));
+        await UntilLoggedAsync(host, "trapped");
 
         Assert.Equal(128 + ServerHost.SigKill, await host.StopAsync(ServerHost.SigTerm, TimeSpan.FromMilliseconds(300)));
         Assert.True(host.HasExited);
@@ -93,5 +93,17 @@ public class ServerHostTests
 
         directory.Dispose();
         Assert.False(Directory.Exists(directory.Path));
+    }
+
+    /// <summary>Waits until the server's log holds <paramref name="line"/>: the script has set its trap (a signal sent
+    /// before that would end the shell with the default action, not the one under test).</summary>
+    private static async Task UntilLoggedAsync(ServerHost host, string line)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (!File.Exists(host.LogFile) || !(await File.ReadAllTextAsync(host.LogFile)).Contains(line, StringComparison.Ordinal))
+        {
+            Assert.True(waited.Elapsed < s_timeout, $"the script never printed \"{line}\"");
+            await Task.Delay(10);
+        }
     }
 }

@@ -129,7 +129,9 @@ public sealed class ConnectionMemoryTests
                 await peer.SendAsync(FrameTestKit.Ascii("hello"));
                 Assert.True((await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
                 ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
-                await Task.Delay(100);
+                // The receive loop settles on its own thread: wait for the count it should settle on, then check it stays.
+                await WaitUntilAsync(() => pool.Outstanding == blocksHeld, $"an idle connection over a {transport} holds {pool.Outstanding} blocks, not {blocksHeld}");
+                await Task.Delay(50);
                 Assert.Equal(blocksHeld, pool.Outstanding);
                 await peer.SendAsync(FrameTestKit.Ascii("x"));
                 Assert.True((await next.AsTask().WaitAsync(s_limit)).HasFrame);

@@ -106,6 +106,7 @@ public sealed class OrderedFrameSenderTests
         // The first flush is held, as a socket's is under load, until the seven other writers' first sends have queued
         // behind it: whatever the scheduler does, those seven must then leave in the drain's one flush. (Without the hold,
         // a loaded 2-core CI machine ran the 8 writers one after another, never overlapping: 4,000 flushes.)
+        int queuedWhenReleased = -1;
         counting.HoldFirstFlush = async () =>
         {
             var waited = System.Diagnostics.Stopwatch.StartNew();
@@ -113,6 +114,8 @@ public sealed class OrderedFrameSenderTests
             {
                 await Task.Delay(1);
             }
+
+            Volatile.Write(ref queuedWhenReleased, sender.QueuedCount);
         };
         Task<List<int>> reading = ReadIndicesAsync(pipe.Reader);
         using var start = new Barrier(8);
@@ -129,6 +132,7 @@ public sealed class OrderedFrameSenderTests
         await sender.CompleteAsync(CancellationToken.None);
 
         List<int> received = await reading;
+        Assert.True(Volatile.Read(ref queuedWhenReleased) >= 7, $"the held flush gave up after {s_limit.TotalSeconds:N0} s with {queuedWhenReleased} of 7 sends queued behind it");
         Assert.Equal(4_000, received.Count);
         for (int w = 0; w < 8; w++)
         {
