@@ -112,8 +112,9 @@ public sealed class FrameReaderOptions
         }
     }
 
-    /// <summary>The clock of the timeouts and the data rate. Default <see cref="TimeProvider.System"/>; tests pass a fake one
-    /// (<c>FakeTimeProvider</c>) to move time without waiting.</summary>
+    /// <summary>The clock of the timeouts and the data rate, and of a <see cref="FramedConnection"/>'s one wait of its
+    /// own: at an end of stream, up to a second for a send in flight to say whether it took the peer's reset. Default
+    /// <see cref="TimeProvider.System"/>; tests pass a fake one (<c>FakeTimeProvider</c>) to move time without waiting.</summary>
     /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
     public TimeProvider TimeProvider
     {

@@ -40,8 +40,9 @@ internal sealed class TransportPipe : IDuplexPipe
 
     private static readonly TimeSpan s_loopExitWait = TimeSpan.FromSeconds(2);
 
-    /// <summary>How long an end of stream waits for a send in flight to say whether it took a reset. A send to a live peer
-    /// can block for longer (a peer that closed its side and does not read); the end of stream is then the peer's close.</summary>
+    /// <summary>How long an end of stream waits for a send in flight to say whether it took a reset, on the connection's clock
+    /// (<see cref="_time"/>). A send to a live peer can block for longer (a peer that closed its side and does not read); the
+    /// end of stream is then the peer's close.</summary>
     private static readonly TimeSpan s_sendOutcomeWait = TimeSpan.FromSeconds(1);
 
     // The options of the last inbound and outbound pipe made over the default pool: a Pipe keeps its PipeOptions for life,
@@ -54,6 +55,9 @@ internal sealed class TransportPipe : IDuplexPipe
     private readonly TransportIO _io;
     private readonly bool _leaveOpen;
     private readonly ConnectionLifetime _lifetime;
+
+    /// <summary>The clock of <see cref="s_sendOutcomeWait"/>: the connection's (<see cref="FrameReaderOptions.TimeProvider"/>).</summary>
+    private readonly TimeProvider _time;
     private readonly bool _waitForData;
     private readonly int _maxReadSize;
     private readonly Pipe _inbound;
@@ -95,6 +99,7 @@ internal sealed class TransportPipe : IDuplexPipe
         _io = io;
         _leaveOpen = leaveOpen;
         _lifetime = lifetime;
+        _time = options.Reader.TimeProvider;
 
         // Pending operations must be cancellable: a transport left open is not closed on dispose, and any connection can be
         // detached (its transport handed back, open, with every byte received). A socket's zero-byte wait needs no token
@@ -425,7 +430,11 @@ internal sealed class TransportPipe : IDuplexPipe
             // Checked again after publishing the waiter: a send that ends from here on finds it (OnSendSettled).
             if (Volatile.Read(ref _sendInFlight) != 0)
             {
-                using var timeout = new CancellationTokenSource(s_sendOutcomeWait);
+#if NET
+                using var timeout = new CancellationTokenSource(s_sendOutcomeWait, _time);
+#else
+                using CancellationTokenSource timeout = _time.CreateCancellationTokenSource(s_sendOutcomeWait);
+#endif
                 try
                 {
                     await TaskHelpers.WaitAsync(outcome.Task, timeout.Token).ConfigureAwait(false);
