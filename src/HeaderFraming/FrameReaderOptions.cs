@@ -112,8 +112,10 @@ public sealed class FrameReaderOptions
         }
     }
 
-    /// <summary>The clock of the timeouts and the data rate, and of a <see cref="FramedConnection"/>'s one wait of its
-    /// own: at an end of stream, up to a second for a send in flight to say whether it took the peer's reset. Default
+    /// <summary>The clock of the timeouts and the data rate, and of the one wait of a <see cref="FramedConnection"/> that decides
+    /// what a read reports: at an end of stream, up to a second for a send in flight to say whether it took the peer's reset
+    /// (<see cref="ConnectionShutdownReason.Reset"/>, not <see cref="ConnectionShutdownReason.PeerClosed"/>); a clock that
+    /// never advances makes that read wait until the send settles. Dispose's bounded waits use the real clock. Default
     /// <see cref="TimeProvider.System"/>; tests pass a fake one (<c>FakeTimeProvider</c>) to move time without waiting.</summary>
     /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
     public TimeProvider TimeProvider

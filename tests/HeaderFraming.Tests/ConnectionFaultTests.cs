@@ -174,7 +174,7 @@ public class ConnectionFaultTests
     {
         byte[] input = FrameTestKit.Encode(AsciiDecimalCodec.Default, [FrameTestKit.Ascii("one")]);
         var stream = new ResetOnceStream(input, ResetOnceStream.WriteOutcome.BlockedByAPeerThatClosed);
-        var time = new FakeTimeProvider();
+        var time = new SignallingTimeProvider();
         var options = new FramedConnectionOptions();
         options.Reader.TimeProvider = time;
         await using (FramedConnection connection = FramedConnection.Create(stream, AsciiDecimalCodec.Default, options))
@@ -183,23 +183,15 @@ public class ConnectionFaultTests
             Assert.Equal("one", await ReadTextAsync(connection));
 
             // The end of stream waits 1 s of the connection's clock for the send in flight to say whether it took a reset;
-            // it did not. While that clock stands still the read waits, however long (1.5 s of real time here); then the
-            // clock moves 100 ms at a time, and the read cannot end before a whole second has passed on it.
+            // it did not. Once that wait's timer exists, the read ends exactly when a whole second has passed on it.
             Task<FrameReadResult> read = connection.ReadFrameAsync().AsTask();
-            await Task.Delay(1500);
-            Assert.False(read.IsCompleted, "the end of stream did not wait for the connection's clock");
-            var clock = Stopwatch.StartNew();
-            TimeSpan advanced = TimeSpan.Zero;
-            while (!read.IsCompleted && clock.Elapsed < s_limit)
-            {
-                await Task.Delay(10);
-                time.Advance(TimeSpan.FromMilliseconds(100));
-                advanced += TimeSpan.FromMilliseconds(100);
-            }
-
+            await time.TimerCreated.WaitAsync(s_limit);
+            time.Advance(TimeSpan.FromMilliseconds(999));
+            await Task.Delay(50); // a wrong early end would complete the read on the pool
+            Assert.False(read.IsCompleted, "the end of stream came before a second of the connection's clock");
+            time.Advance(TimeSpan.FromMilliseconds(1));
             FrameReadResult end = await read.WaitAsync(s_limit);
             Assert.True(end.IsCompleted, "expected the end of the stream");
-            Assert.True(advanced >= TimeSpan.FromSeconds(1), $"the end of stream came after {advanced.TotalMilliseconds} ms of the connection's clock");
             Assert.Equal(ConnectionShutdownReason.PeerClosed, connection.ShutdownReason);
 
             stream.ReleaseWrite();
@@ -271,8 +263,8 @@ public class ConnectionFaultTests
             })).ToArray();
             Task<FrameReadResult> read = connection.ReadFrameAsync().AsTask();
             // Every sender inside a pending SendAsync, so that each must end with the IOException of a send that dispose cut
-            // short (one between two sends would get the ObjectDisposedException of a send after dispose).
-            await waiting.UntilAllWaitAsync(() => connection.BytesSent, s_limit);
+            // short (a send started after dispose gets the ObjectDisposedException of a send after dispose instead).
+            Task[] pendingSends = await waiting.UntilAllWaitAsync(() => connection.BytesSent, s_limit);
 
             Assert.All(senders, s => Assert.False(s.IsCompleted, "a sender was not blocked"));
             Assert.False(read.IsCompleted);
@@ -282,9 +274,13 @@ public class ConnectionFaultTests
             Assert.True(disposing.Elapsed < s_disposeBound, $"DisposeAsync took {disposing.Elapsed}");
 
             // Every pending operation has ended (with an exception: the connection is gone), none hangs.
+            // The sends pending at dispose (taken as they were, not the senders' loops, which may have started another send
+            // since) fail with the IOException of a send cut short; every sender's loop ends.
+            await Task.WhenAny(Task.WhenAll(pendingSends), Task.Delay(s_limit));
+            Assert.All(pendingSends, s => Assert.True(s.IsFaulted, $"a pending send ended {s.Status}"));
+            Assert.All(pendingSends, s => Assert.IsAssignableFrom<IOException>(s.Exception!.InnerException));
             await Task.WhenAny(Task.WhenAll(senders), Task.Delay(s_limit));
-            Assert.All(senders, s => Assert.True(s.IsFaulted, $"a pending send ended {s.Status}"));
-            Assert.All(senders, s => Assert.IsAssignableFrom<IOException>(s.Exception!.InnerException));
+            Assert.All(senders, s => Assert.True(s.IsFaulted, $"a sender's loop ended {s.Status}"));
             // The read that was waiting ends with ObjectDisposedException, and so do operations after dispose, at once.
             await Assert.ThrowsAsync<ObjectDisposedException>(() => read.WaitAsync(s_limit));
             await Assert.ThrowsAsync<ObjectDisposedException>(async () => await connection.SendAsync(new byte[1]).AsTask().WaitAsync(s_limit));
@@ -401,5 +397,21 @@ public class ConnectionFaultTests
         FrameReadResult result = await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit);
         Assert.True(result.HasFrame, "expected a frame");
         return Encoding.ASCII.GetString(result.Frame.Payload.ToArray());
+    }
+
+    /// <summary>A fake clock that says when a timer is first created on it, so that a test advances it only once the wait
+    /// it means to end is armed.</summary>
+    private sealed class SignallingTimeProvider : FakeTimeProvider
+    {
+        private readonly TaskCompletionSource _timerCreated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task TimerCreated => _timerCreated.Task;
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            ITimer timer = base.CreateTimer(callback, state, dueTime, period);
+            _timerCreated.TrySetResult();
+            return timer;
+        }
     }
 }

@@ -430,16 +430,13 @@ internal sealed class TransportPipe : IDuplexPipe
             // Checked again after publishing the waiter: a send that ends from here on finds it (OnSendSettled).
             if (Volatile.Read(ref _sendInFlight) != 0)
             {
-#if NET
-                using var timeout = new CancellationTokenSource(s_sendOutcomeWait, _time);
-#else
-                using CancellationTokenSource timeout = _time.CreateCancellationTokenSource(s_sendOutcomeWait);
-#endif
                 try
                 {
-                    await TaskHelpers.WaitAsync(outcome.Task, timeout.Token).ConfigureAwait(false);
+                    // Task.WaitAsync on the connection's clock (Microsoft.Bcl.TimeProvider's on netstandard2.0): its timer is
+                    // disposed when the wait ends either way.
+                    await outcome.Task.WaitAsync(s_sendOutcomeWait, _time).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException)
+                catch (TimeoutException)
                 {
                     // Still sending to a live peer: the end of stream was its close.
                 }

@@ -9,62 +9,40 @@ namespace HeaderFraming.Tests.Infrastructure;
 /// </summary>
 internal sealed class WaitingSenders
 {
-    private readonly int[] _pending;
+    private readonly Task?[] _sends;
 
     /// <summary>Tracks <paramref name="count"/> senders, numbered from 0.</summary>
-    public WaitingSenders(int count) => _pending = new int[count];
+    public WaitingSenders(int count) => _sends = new Task?[count];
 
-    /// <summary>Awaits <paramref name="send"/> for sender <paramref name="sender"/>, flagged as waiting while it is pending.</summary>
+    /// <summary>Awaits <paramref name="send"/> for sender <paramref name="sender"/>, kept as that sender's latest send: it
+    /// counts as waiting for exactly as long as the send itself is pending (not until the sender's code runs on).</summary>
     public async ValueTask AwaitAsync(int sender, ValueTask send)
     {
-        if (send.IsCompleted)
-        {
-            await send;
-            return;
-        }
-
-        Volatile.Write(ref _pending[sender], 1);
-        try
-        {
-            await send;
-        }
-        finally
-        {
-            Volatile.Write(ref _pending[sender], 0);
-        }
+        Task task = send.AsTask();
+        Volatile.Write(ref _sends[sender], task);
+        await task;
     }
 
-    /// <summary>Whether every sender's send is pending now.</summary>
-    public bool AllWaiting
-    {
-        get
-        {
-            for (int i = 0; i < _pending.Length; i++)
-            {
-                if (Volatile.Read(ref _pending[i]) == 0)
-                {
-                    return false;
-                }
-            }
+    /// <summary>Every sender's latest send, as they are now.</summary>
+    public Task[] Sends() => _sends.Select(s => Volatile.Read(ref s) ?? Task.CompletedTask).ToArray();
 
-            return true;
-        }
-    }
-
-    /// <summary>Returns once every sender has been waiting for 100 ms with <paramref name="bytesSent"/> unchanged (the
-    /// kernel's buffers are full too); fails the test after <paramref name="limit"/>, saying how many were waiting.</summary>
-    public async Task UntilAllWaitAsync(Func<long> bytesSent, TimeSpan limit)
+    /// <summary>Returns every sender's pending send once each has been the same pending send for 100 ms with
+    /// <paramref name="bytesSent"/> unchanged (the kernel's buffers are full too); fails the test after
+    /// <paramref name="limit"/>, saying how many were waiting.</summary>
+    public async Task<Task[]> UntilAllWaitAsync(Func<long> bytesSent, TimeSpan limit)
     {
         var waited = Stopwatch.StartNew();
         while (true)
         {
-            if (AllWaiting)
+            Task[] before = Sends();
+            if (before.All(s => !s.IsCompleted))
             {
-                long before = bytesSent();
+                long sentBefore = bytesSent();
                 await Task.Delay(100);
-                if (AllWaiting && bytesSent() == before)
+                Task[] after = Sends();
+                if (after.SequenceEqual(before) && after.All(s => !s.IsCompleted) && bytesSent() == sentBefore)
                 {
-                    return;
+                    return after;
                 }
             }
             else
@@ -74,8 +52,8 @@ internal sealed class WaitingSenders
 
             if (waited.Elapsed > limit)
             {
-                int waiting = _pending.Count(p => p != 0);
-                Assert.Fail($"after {limit.TotalSeconds:N0} s only {waiting} of {_pending.Length} senders were waiting (bytes sent {bytesSent():N0})");
+                int waiting = Sends().Count(s => !s.IsCompleted);
+                Assert.Fail($"after {limit.TotalSeconds:N0} s only {waiting} of {_sends.Length} senders were waiting (bytes sent {bytesSent():N0})");
             }
         }
     }
