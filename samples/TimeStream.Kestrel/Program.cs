@@ -59,6 +59,7 @@ sealed class TimeBroadcaster(TimeClients clients, IConfiguration configuration) 
         // A pause after each broadcast, as the tutorial's time.sleep(3): a timer that catches up on a missed tick would send
         // two messages back to back, which the tutorial's recv(16) client cannot split.
         TimeSpan interval = configuration.GetValue("TimeServer:Interval", TimeSpan.FromSeconds(3));
+        ArgumentOutOfRangeException.ThrowIfLessThan(interval, TimeSpan.FromMilliseconds(1)); // a shorter delay would not wait at all
         while (true)
         {
             await Task.Delay(interval, stoppingToken);

@@ -38,6 +38,11 @@ public sealed class TimeStreamServer : IAsyncDisposable
 
     public static TimeStreamServer Start(IPAddress address, int port, TimeSpan interval, TextWriter log)
     {
+        if (interval < TimeSpan.FromMilliseconds(1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(interval), interval, "The interval must be 1 ms or more (a shorter delay would not wait at all).");
+        }
+
         var server = new TimeStreamServer(address, port, interval, log);
         server._listener.Start();
         server._acceptLoop = server.AcceptLoopAsync();

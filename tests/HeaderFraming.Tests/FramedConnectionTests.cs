@@ -129,7 +129,7 @@ public class FramedConnectionTests
         })).ToArray();
 
         // Nobody reads the server socket: the kernel buffers fill, then our send buffer, then senders must wait.
-        await waiting.UntilAllWaitAsync(() => sender.BytesSent, TimeSpan.FromSeconds(30));
+        _ = await waiting.UntilAllWaitAsync(() => sender.BytesSent, TimeSpan.FromSeconds(30));
 
         Assert.InRange(sender.BufferedSendBytes, 1, options.MaxBufferedSendBytes + 1004);
         Assert.InRange(Interlocked.Read(ref maxBuffered), 1, options.MaxBufferedSendBytes + 1004);
@@ -244,9 +244,9 @@ public class FramedConnectionTests
             options.Reader.FrameTimeout = TimeSpan.FromMilliseconds(400);
             await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default, options);
             using var stop = new CancellationTokenSource();
-            // Eight of the header's ten bytes: the frame never completes, so only its timeout can end the read, however
-            // late the timer runs on a loaded machine.
-            Task<int> trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        ").AsMemory(0, 8), TimeSpan.FromMilliseconds(60), stop.Token);
+            // The whole frame, a byte every 60 ms (about 1.9 s): a deadline that each byte moved would let it complete. Only
+            // the bytes received are bounded by what was sent, so a late timer (up to 1.5 s late) still passes.
+            Task<int> trickle = SlowPeer.TrickleAsync(client, Encoding.ASCII.GetBytes("22        Welcome to the server!"), TimeSpan.FromMilliseconds(60), stop.Token);
             var ex = await Assert.ThrowsAsync<FrameTimeoutException>(async () => await b.ReadFrameAsync().AsTask().WaitAsync(s_limit));
             stop.Cancel();
             int trickled = await trickle;

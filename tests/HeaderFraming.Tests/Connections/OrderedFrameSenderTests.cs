@@ -110,7 +110,7 @@ public sealed class OrderedFrameSenderTests
         counting.HoldFirstFlush = async () =>
         {
             var waited = System.Diagnostics.Stopwatch.StartNew();
-            while (sender.QueuedCount < 7 && waited.Elapsed < s_limit)
+            while (sender.QueuedCount < 7 && waited.Elapsed < s_limit / 2) // half: the writers' wait below must not time out first
             {
                 await Task.Delay(1);
             }
@@ -132,7 +132,7 @@ public sealed class OrderedFrameSenderTests
         await sender.CompleteAsync(CancellationToken.None);
 
         List<int> received = await reading;
-        Assert.True(Volatile.Read(ref queuedWhenReleased) >= 7, $"the held flush gave up after {s_limit.TotalSeconds:N0} s with {queuedWhenReleased} of 7 sends queued behind it");
+        Assert.True(Volatile.Read(ref queuedWhenReleased) >= 7, $"the held flush gave up after {(s_limit / 2).TotalSeconds:N0} s with {queuedWhenReleased} of 7 sends queued behind it");
         Assert.Equal(4_000, received.Count);
         for (int w = 0; w < 8; w++)
         {
