@@ -3,9 +3,9 @@ using System.Diagnostics;
 namespace HeaderFraming.Tests.Infrastructure;
 
 /// <summary>
-/// Senders that loop on a connection's <c>SendAsync</c> against a peer that does not read: each flags while its send is
-/// pending, so a test can wait until every one is truly waiting (and the bytes stopped moving) rather than guessing from
-/// a pause in progress, which a loaded machine produces on its own.
+/// Senders that loop on a connection's <c>SendAsync</c> against a peer that does not read: each sender's latest send is kept,
+/// so a test can wait until every one is truly pending (and the bytes stopped moving) rather than guessing from a pause in
+/// progress, which a loaded machine produces on its own.
 /// </summary>
 internal sealed class WaitingSenders
 {
@@ -24,7 +24,16 @@ internal sealed class WaitingSenders
     }
 
     /// <summary>Every sender's latest send, as they are now.</summary>
-    public Task[] Sends() => _sends.Select(s => Volatile.Read(ref s) ?? Task.CompletedTask).ToArray();
+    public Task[] Sends()
+    {
+        var sends = new Task[_sends.Length];
+        for (int i = 0; i < sends.Length; i++)
+        {
+            sends[i] = Volatile.Read(ref _sends[i]) ?? Task.CompletedTask;
+        }
+
+        return sends;
+    }
 
     /// <summary>Returns every sender's pending send once each has been the same pending send for 100 ms with
     /// <paramref name="bytesSent"/> unchanged (the kernel's buffers are full too); fails the test after
