@@ -155,8 +155,9 @@ public abstract class FramedConnectionHandler : ConnectionHandler
     /// </summary>
     private async Task DrainAsync(FramedConnectionContext context, FramingEndpoint endpoint, long consumed)
     {
-        // Every byte counted in BytesReceived is readable, so the frames among them come out at once; a few turns of the
-        // thread pool more are allowed for the rest of a frame still being received, never a wait for the peer.
+        // Every byte counted in BytesReceived is readable and TryReadFrame takes the bytes received since the last read, so
+        // the frames among them come out at once; a few turns of the thread pool more are allowed for the rest of a frame
+        // still being received, never a wait for the peer.
         const int MaxTurns = 100;
         FramedConnection connection = context.Connection;
         long received = connection.BytesReceived;

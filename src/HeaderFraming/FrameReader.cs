@@ -435,6 +435,73 @@ public sealed partial class FrameReader
     }
 
     /// <summary>
+    /// A connection's <see cref="TryReadFrame(out Frame)"/>: when no whole frame is buffered here, takes what the pipe holds
+    /// without waiting (<see cref="PipeReader.TryRead"/>) and tries again, so that every frame among the bytes the transport
+    /// has received comes out. (The public <see cref="TryReadFrame(out Frame)"/> never touches the pipe: a hot drain loop
+    /// would pay for a pipe read per batch that finds nothing.)
+    /// </summary>
+    internal bool TryReadReceivedFrame(out Frame frame)
+        => TryReadFrame(out frame) || (TryPull() && TryReadFrame(out frame));
+
+    /// <summary>The span form of <see cref="TryReadReceivedFrame(out Frame)"/>.</summary>
+    internal bool TryReadReceivedFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
+    {
+        if (TryReadFrame(out header, out payload))
+        {
+            return true;
+        }
+
+        return TryPull() && TryReadFrame(out header, out payload);
+    }
+
+    /// <summary>
+    /// Takes what the pipe holds now, without waiting: the unconsumed bytes kept here and any that the pipe's writer has
+    /// added since. <see langword="false"/> when a read is pending (the pipe has one reader), the pipe has ended or it
+    /// holds nothing new.
+    /// </summary>
+    private bool TryPull()
+    {
+        ThrowIfFaultedOrDetached();
+        if (_isPipeCompleted || Volatile.Read(ref _waitState) != NotWaiting)
+        {
+            return false;
+        }
+
+        long buffered = 0;
+        if (_hasBuffer)
+        {
+            SequencePosition consumed = CurrentPosition();
+            buffered = _buffer.Slice(consumed).Length;
+            _hasBuffer = false;
+            _segment = null;
+            InvalidateResult();
+            _reader.AdvanceTo(consumed, _buffer.End);
+        }
+
+        if (!_reader.TryRead(out ReadResult result))
+        {
+            return false;
+        }
+
+        if (result.IsCanceled)
+        {
+            // TryRead took a cancellation that was pending for the next wait (the user's CancelPendingRead, a timer's):
+            // leave it pending, so that the wait still returns it and EndWait still decides whose it was.
+            _reader.CancelPendingRead();
+        }
+
+        SetBuffer(result);
+        bool grew = result.Buffer.Length > buffered;
+        if (grew)
+        {
+            // The new bytes came now: a frame they start is timed from here, not from the bytes of the last wait.
+            _timeouts?.OnReadCompleted();
+        }
+
+        return grew;
+    }
+
+    /// <summary>
     /// Reads one frame with <paramref name="codec"/> instead of <see cref="Codec"/>, which applies again to the reads after
     /// it: a startup message framed differently from the messages after it, a PROXY protocol header.
     /// </summary>

@@ -15,8 +15,13 @@ public sealed class GracefulShutdownTests
     /// the connections in this test; the test itself waits at most this.</summary>
     private static readonly TimeSpan s_shutdownTimeout = TimeSpan.FromSeconds(60);
 
-    [Fact]
-    public async Task StopAsyncDeliversTheFramesAlreadyReceivedAndTheHandlersReturnWithinTheShutdownTimeout()
+    /// <param name="restWhileBusy">Whether frames 1 to 49 are sent only once the handler is busy with frame 0, so that
+    /// they are in the connection's pipe, not in the buffer of its last read, when the stop comes (a full CI run once lost
+    /// them so: "the server read 1 frames (1090 of 1090 bytes received)").</param>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task StopAsyncDeliversTheFramesAlreadyReceivedAndTheHandlersReturnWithinTheShutdownTimeout(bool restWhileBusy)
     {
         await using FramedServer server = await FramedServer.StartAsync<GatedEchoHandler>(AsciiDecimalCodec.Default, s =>
         {
@@ -29,15 +34,20 @@ public sealed class GracefulShutdownTests
         await using FramedConnection busy = await FramedConnection.ConnectAsync("127.0.0.1", server.Port, AsciiDecimalCodec.Default);
         await using FramedConnection idle = await FramedConnection.ConnectAsync("127.0.0.1", server.Port, AsciiDecimalCodec.Default);
         long wireBytes = 0;
+        FramedConnectionContext? busyContext = null;
         for (int i = 0; i < Frames; i++)
         {
             string message = $"in flight {i}";
             wireBytes += 10 + message.Length;
             await busy.SendAsync(message, Utf8TextSerializer.Instance);
+            if (i == 0 && restWhileBusy)
+            {
+                busyContext = await gate.FirstFrame.Task.WaitAsync(s_shutdownTimeout);
+            }
         }
 
         // The handler is busy with the first frame while the other 49 have arrived; then the host is told to stop.
-        FramedConnectionContext busyContext = await gate.FirstFrame.Task.WaitAsync(s_shutdownTimeout);
+        busyContext ??= await gate.FirstFrame.Task.WaitAsync(s_shutdownTimeout);
         await WaitUntilAsync(() => busyContext.Connection.BytesReceived == wireBytes, "the server received every frame");
         Task stopping = server.StopAsync();
         await WaitUntilAsync(() => busyContext.ShutdownRequested.IsCancellationRequested, "Kestrel asked the connection to close");

@@ -159,6 +159,34 @@ public class FrameReaderTests
     }
 
     [Fact]
+    public async Task TryReadReceivedFrameTakesWhatThePipeReceivedSinceTheLastReadAndLeavesAPendingCancellationToTheNextRead()
+    {
+        // A connection's TryReadFrame (a graceful shutdown drains with it): the frames written to the pipe after the last
+        // read come out without a wait, and a CancelPendingRead made before still ends the next read.
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[1]]));
+        Assert.Equal([1], (await reader.ReadFrameAsync()).Frame.Payload.ToArray());
+        reader.CancelPendingRead();
+
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[2]]));
+        Assert.False(reader.TryReadFrame(out Frame _), "the public TryReadFrame reads only what the last read buffered");
+        Assert.True(reader.TryReadReceivedFrame(out Frame second), "the frame written since the last read did not come out");
+        Assert.Equal([2], second.Payload.ToArray());
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[3, 3]]));
+        Assert.Equal([3, 3], NextPayloadBySpans(reader));
+        Assert.False(reader.TryReadReceivedFrame(out Frame _));
+
+        FrameReadResult canceled = await reader.ReadFrameAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.True(canceled.IsCanceled, "the cancellation made before the pipe was read without a wait was lost");
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[4]]));
+        Assert.Equal([4], (await reader.ReadFrameAsync()).Frame.Payload.ToArray());
+
+        static byte[]? NextPayloadBySpans(FrameReader reader)
+            => reader.TryReadReceivedFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload) ? payload.ToArray() : null;
+    }
+
+    [Fact]
     public async Task ThePayloadOfARealPipeIsNotCopied()
     {
         var pipe = new Pipe();

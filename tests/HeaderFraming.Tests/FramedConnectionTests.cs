@@ -268,6 +268,33 @@ public class FramedConnectionTests
     }
 
     [Fact]
+    public async Task TryReadFrameReturnsTheFramesReceivedSinceTheLastReadWithoutAWait()
+    {
+        // What a drain (a graceful shutdown's) relies on: every whole frame among the bytes counted in BytesReceived comes
+        // out of TryReadFrame, not only those the last read happened to buffer.
+        (Socket client, Socket server) = await Loopback.ConnectedPairAsync();
+        using var peer = client;
+        await using FramedConnection b = FramedConnection.Create(server, AsciiDecimalCodec.Default);
+        byte[] first = FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("one")]);
+        byte[] later = FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("two"), Encoding.ASCII.GetBytes("three")]);
+        await client.SendAsync(first);
+        Assert.Equal("one", Encoding.ASCII.GetString((await b.ReadFrameAsync().AsTask().WaitAsync(s_limit)).Frame.Payload.ToArray()));
+        await client.SendAsync(later);
+        await UntilReceivedAsync(b, first.Length + later.Length);
+
+        Assert.True(b.TryReadFrame(out Frame two), "a frame the connection had received did not come out");
+        Assert.Equal("two", Encoding.ASCII.GetString(two.Payload.ToArray()));
+        Assert.Equal("three", NextPayloadBySpans(b));
+        Assert.False(b.TryReadFrame(out Frame _));
+        await client.SendAsync(FrameTestKit.Encode(AsciiDecimalCodec.Default, [Encoding.ASCII.GetBytes("four")]));
+        await UntilReceivedAsync(b, first.Length + later.Length + 14);
+        Assert.Equal("four", NextPayloadBySpans(b));
+
+        static string? NextPayloadBySpans(FramedConnection connection)
+            => connection.TryReadFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload) ? Encoding.ASCII.GetString(payload) : null;
+    }
+
+    [Fact]
     public async Task APeerResettingMidFrameIsATruncationAfterEarlierFrames()
     {
         (Socket client, Socket server) = await Loopback.ConnectedPairAsync();

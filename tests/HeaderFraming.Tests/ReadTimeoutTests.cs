@@ -70,6 +70,31 @@ public class ReadTimeoutTests
     }
 
     [Fact]
+    public async Task AFrameStartedByBytesThatAConnectionsTryReadFrameTookIsTimedFromThenNotFromTheLastWait()
+    {
+        // A connection's TryReadFrame takes bytes from the pipe outside a wait. The frame they start must be timed from
+        // then: timed from the last wait's bytes, 10 s of healthy idleness earlier, it would fail at once.
+        var time = new FakeTimeProvider();
+        var pipe = InlinePipe();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian,
+            new FrameReaderOptions { FrameTimeout = TimeSpan.FromMilliseconds(300), TimeProvider = time });
+        byte[] frame = Frame(8);
+        await pipe.Writer.WriteAsync(frame);
+        Assert.True((await reader.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
+        time.Advance(TimeSpan.FromSeconds(10));
+        await pipe.Writer.WriteAsync(Concat(frame, frame.AsMemory(0, 2)));
+        Assert.True(reader.TryReadReceivedFrame(out Frame second), "the frame received since the last read did not come out");
+        Assert.Equal(frame.Length, second.StreamOffset);
+
+        ValueTask<FrameReadResult> read = reader.ReadFrameAsync();
+        time.Advance(TimeSpan.FromMilliseconds(299));
+        Assert.False(read.IsCompleted, "the frame timed out before 300 ms had passed since its first bytes were taken");
+        time.Advance(TimeSpan.FromMilliseconds(1));
+        FrameTimeoutException ex = await Assert.ThrowsAsync<FrameTimeoutException>(() => read.AsTask().WaitAsync(s_limit));
+        Assert.Equal((2L * frame.Length, 2L, TimeSpan.FromMilliseconds(300)), (ex.StreamOffset, ex.ReceivedBytes, ex.Elapsed));
+    }
+
+    [Fact]
     public async Task AHeaderTrickledAByteAtATimeDoesNotMoveTheFrameDeadline()
     {
         // A slowloris: each header byte arrives 40 ms after the last. No byte resets the frame's deadline, so it fails 250 ms

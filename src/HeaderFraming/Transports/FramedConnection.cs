@@ -312,25 +312,30 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
         return _reader.ReadFrameAsync(cancellationToken);
     }
 
-    /// <summary>Returns the next frame if it is already buffered, without waiting (see <see cref="FrameReader.TryReadFrame(out Frame)"/>).</summary>
+    /// <summary>Returns the next frame if the connection has received all of it, without waiting: a frame buffered by the
+    /// last read or among the bytes received since (every byte counted in <see cref="BytesReceived"/>), so that a drain
+    /// (a graceful shutdown's) gets every whole frame received. See <see cref="FrameReader.TryReadFrame(out Frame)"/>.</summary>
     /// <param name="frame">The frame, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
+    /// <exception cref="FrameException">The peer sent a malformed or too large frame.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
     public bool TryReadFrame(out Frame frame)
     {
         ThrowIfDisposed();
-        return _reader.TryReadFrame(out frame);
+        return _reader.TryReadReceivedFrame(out frame);
     }
 
-    /// <summary>Returns the next buffered frame as spans if it lies in one block of memory, without waiting (see
+    /// <summary>Returns the next received frame as spans if it lies in one block of memory, without waiting (see
     /// <see cref="FrameReader.TryReadFrame(out ReadOnlySpan{byte}, out ReadOnlySpan{byte})"/>: the fastest way to drain
-    /// buffered frames; split frames and waits go through <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/>).</summary>
+    /// received frames, those buffered by the last read and those received since; split frames and waits go through
+    /// <see cref="ReadFrameAsync(System.Threading.CancellationToken)"/> or <see cref="TryReadFrame(out Frame)"/>).</summary>
     /// <param name="header">The header, valid until the next read.</param>
     /// <param name="payload">The payload, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
     public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
     {
         ThrowIfDisposed();
-        return _reader.TryReadFrame(out header, out payload);
+        return _reader.TryReadReceivedFrame(out header, out payload);
     }
 
     /// <summary>Reads the next frame and deserializes its payload.</summary>
