@@ -76,6 +76,10 @@ public sealed partial class FrameReader
     private long _offset;
     private long _framesRead;
 
+    // The stream offset up to which the pipe was last told the bytes were examined (by a wait): a connection's TryReadFrame
+    // examines no further when it takes the bytes received since.
+    private long _examinedOffset;
+
     // Whether the meter listens, asked once per buffer taken from the pipe (as FrameWriter asks once per buffer it fills)
     // instead of per frame: the question is three instruments' subscription lists, nine loads.
     private bool _recordMetrics;
@@ -459,6 +463,9 @@ public sealed partial class FrameReader
     /// added since. <see langword="false"/> when a read is pending (the pipe has one reader), the pipe has ended or it
     /// holds nothing new.
     /// </summary>
+    /// <remarks>Only for a <see cref="Pipe"/> (a connection's own): the pipe is told that exactly what the last wait
+    /// examined is examined, no more: a <see cref="Pipe"/> counts only unexamined bytes, for <c>TryRead</c> and for a
+    /// later <c>ReadAtLeastAsync</c>, so marking the whole buffer examined would hide a frame that is already there.</remarks>
     private bool TryPull()
     {
         ThrowIfFaultedOrDetached();
@@ -471,15 +478,20 @@ public sealed partial class FrameReader
         if (_hasBuffer)
         {
             SequencePosition consumed = CurrentPosition();
-            buffered = _buffer.Slice(consumed).Length;
-            _hasBuffer = false;
-            _segment = null;
+            ReadOnlySequence<byte> remaining = _buffer.Slice(consumed);
+            buffered = remaining.Length;
+            long examinedAhead = Math.Min(Math.Max(_examinedOffset - _offset, 0), buffered);
             InvalidateResult();
-            _reader.AdvanceTo(consumed, _buffer.End);
+            _reader.AdvanceTo(consumed, examinedAhead == 0 ? consumed : remaining.GetPosition(examinedAhead));
+            _examinedOffset = _offset + examinedAhead;
         }
 
         if (!_reader.TryRead(out ReadResult result))
         {
+            // Nothing new: the buffer goes (the pipe may have returned the segment that the consumed position ends), and the
+            // next wait asks the pipe for what it still counts (see BeginWait).
+            _hasBuffer = false;
+            _segment = null;
             return false;
         }
 
@@ -1239,6 +1251,13 @@ public sealed partial class FrameReader
             _segment = null;
             InvalidateResult();
             _reader.AdvanceTo(consumed, minimumBytes > 0 ? consumed : _buffer.End);
+            _examinedOffset = minimumBytes > 0 ? _offset : _offset + buffered;
+        }
+        else if (minimumBytes > 0 && _examinedOffset > _offset)
+        {
+            // A connection's TryReadFrame found nothing new and gave the buffer back with bytes after the consumed position
+            // examined: the pipe counts only the bytes after those towards the minimum.
+            minimumBytes = (int)Math.Max(1, minimumBytes - (_examinedOffset - _offset));
         }
 
         if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)

@@ -187,6 +187,25 @@ public class FrameReaderTests
     }
 
     [Fact]
+    public async Task ARawReadAfterACancelledWaitCountsTheBytesThatWaitHadExamined()
+    {
+        // The cancelled wait had told the pipe that both header bytes were examined, and a Pipe counts only bytes after the
+        // examined ones towards a read's minimum: asked for three bytes as they are, it would wait for three more.
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        await pipe.Writer.WriteAsync(new byte[] { 0, 0 });
+        using var cancel = new CancellationTokenSource();
+        ValueTask<FrameReadResult> waiting = reader.ReadFrameAsync(cancel.Token);
+        Assert.False(waiting.IsCompleted, "half a header made a frame");
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+
+        await pipe.Writer.WriteAsync(new byte[] { 7 });
+        ReadOnlySequence<byte> three = await reader.ReadExactlyAsync(3).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal([0, 0, 7], three.ToArray());
+    }
+
+    [Fact]
     public async Task ThePayloadOfARealPipeIsNotCopied()
     {
         var pipe = new Pipe();

@@ -49,6 +49,102 @@ public class FramingProperties
             AssertSameFrames(c.Payloads, decoded);
         });
 
+    /// <summary>A connection's TryReadFrame takes the bytes the pipe received since the last read: mixed in any order with
+    /// waits and with bytes arriving in any chunks, every frame comes out once, in order, and no read waits for a byte that
+    /// is already there.</summary>
+    [Property(MaxTest = Cases)]
+    public Property TryReadReceivedFrameMixedWithWaitsDecodesEveryFrameInOrderWhateverTheChunking() =>
+        Prop.ForAll(Generators.FramingArbitrary(), Gen.Choose(0, 3).ArrayOf().ToArbitrary(), (c, ops) =>
+        {
+            byte[] wire = Encode(c.Codec.Codec, c.Payloads);
+            // Inline schedulers: a flush runs the waiting read's continuation before it returns, so the steps below are one
+            // deterministic interleaving of writes and reads.
+            var pipe = new Pipe(new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 0, minimumSegmentSize: 512, useSynchronizationContext: false));
+            var reader = new FrameReader(pipe.Reader, c.Codec.Codec, new FrameReaderOptions { MaxFrameLength = 100_000 });
+            int written = 0;
+            int chunk = 0;
+            bool completed = false;
+            bool WriteNext()
+            {
+                if (completed)
+                {
+                    return false;
+                }
+
+                int size = Math.Min(c.Chunks.Length == 0 ? wire.Length : Math.Max(1, c.Chunks[chunk++ % c.Chunks.Length]), wire.Length - written);
+                pipe.Writer.Write(wire.AsSpan(written, size));
+                written += size;
+                pipe.Writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+                if (written == wire.Length)
+                {
+                    completed = true;
+                    pipe.Writer.Complete();
+                }
+
+                return true;
+            }
+
+            // Where each frame ends on the wire: a read may wait only while the next frame is not all written.
+            long[] ends = new long[c.Payloads.Length];
+            for (int i = 0, end = 0; i < ends.Length; i++)
+            {
+                end += c.Codec.Codec.GetHeaderLength(c.Payloads[i].Length) + c.Payloads[i].Length;
+                ends[i] = end;
+            }
+
+            // 0: TryReadReceivedFrame as a Frame; 1: as spans; 2: ReadFrameAsync; 3: the next chunk arrives.
+            var decoded = new List<byte[]>();
+            for (int step = 0; ; step++)
+            {
+                int op = ops.Length == 0 ? 2 : ops[step % ops.Length];
+                if (op == 3 && WriteNext())
+                {
+                    continue;
+                }
+
+                if (op == 0 && reader.TryReadReceivedFrame(out Frame frame))
+                {
+                    decoded.Add(frame.Payload.ToArray());
+                    continue;
+                }
+
+                if (op == 1 && NextBySpans(reader) is byte[] payload)
+                {
+                    decoded.Add(payload);
+                    continue;
+                }
+
+                if (op != 2 && WriteNext())
+                {
+                    continue;
+                }
+
+                ValueTask<FrameReadResult> read = reader.ReadFrameAsync();
+                while (!read.IsCompleted)
+                {
+                    Assert.True(decoded.Count == ends.Length || written < ends[decoded.Count], $"a read waited though frame {decoded.Count} was all written ({written} of {wire.Length} bytes)");
+                    if (!WriteNext())
+                    {
+                        break;
+                    }
+                }
+
+                Assert.True(read.IsCompleted, $"a read waited with every byte written, after {decoded.Count} of {c.Payloads.Length} frames");
+                FrameReadResult result = read.Result;
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+
+                decoded.Add(result.Frame.Payload.ToArray());
+            }
+
+            AssertSameFrames(c.Payloads, decoded);
+
+            static byte[]? NextBySpans(FrameReader reader)
+                => reader.TryReadReceivedFrame(out ReadOnlySpan<byte> _, out ReadOnlySpan<byte> payload) ? payload.ToArray() : null;
+        });
+
     [Property(MaxTest = Cases)]
     public Property BackPatchedFramesDecodeLikeWrittenFrames() =>
         Prop.ForAll(Generators.FramingArbitrary(), c =>
