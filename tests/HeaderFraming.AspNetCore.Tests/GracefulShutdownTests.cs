@@ -1,6 +1,7 @@
 using HeaderFraming.AspNetCore.Tests.Infrastructure;
 using HeaderFraming.Codecs;
 using HeaderFraming.Serialization;
+using HeaderFraming.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace HeaderFraming.AspNetCore.Tests;
@@ -48,9 +49,9 @@ public sealed class GracefulShutdownTests
 
         // The handler is busy with the first frame while the other 49 have arrived; then the host is told to stop.
         busyContext ??= await gate.FirstFrame.Task.WaitAsync(s_shutdownTimeout);
-        await WaitUntilAsync(() => busyContext.Connection.BytesReceived == wireBytes, "the server received every frame");
+        await Poll.UntilAsync(() => busyContext.Connection.BytesReceived == wireBytes, s_shutdownTimeout, () => $"the server received every frame ({busyContext.Connection.BytesReceived} of {wireBytes} bytes)");
         Task stopping = server.StopAsync();
-        await WaitUntilAsync(() => busyContext.ShutdownRequested.IsCancellationRequested, "Kestrel asked the connection to close");
+        await Poll.UntilAsync(() => busyContext.ShutdownRequested.IsCancellationRequested, s_shutdownTimeout, () => "Kestrel asked the connection to close");
         Assert.False(stopping.IsCompleted, "the host stopped while a handler was still busy");
         gate.Release.SetResult();
 
@@ -74,16 +75,6 @@ public sealed class GracefulShutdownTests
             Assert.Null(d.Error);
         });
         Assert.Equal(2, server.Logs.GetSnapshot().Count(r => r.Id.Name == "ShutdownRequested"));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        DateTime deadline = DateTime.UtcNow + s_shutdownTimeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out waiting until " + what);
-            await Task.Delay(10);
-        }
     }
 
     public sealed class Gate

@@ -1,6 +1,7 @@
 using System.Buffers;
 using HeaderFraming.AspNetCore.Tests.Infrastructure;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -69,12 +70,7 @@ public sealed class ScaleTests
         }
 
         // Every server-side connection ended cleanly, as a peer close, and every frame went through the handler.
-        DateTime deadline = DateTime.UtcNow + s_limit;
-        while (recorder.Disconnected.Count < Connections && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
+        await Poll.UntilAsync(() => recorder.Disconnected.Count >= Connections, s_limit, () => $"every server-side connection ended ({recorder.Disconnected.Count} of {Connections} did)");
         Assert.Equal(Connections, recorder.Disconnected.Count);
         Assert.All(recorder.Disconnected, d => Assert.Equal(ConnectionShutdownReason.PeerClosed, d.Reason));
         var closedLogs = server.Logs.GetSnapshot().Where(r => r.Id.Name == "ConnectionClosed").ToArray();

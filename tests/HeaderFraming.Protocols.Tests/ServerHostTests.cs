@@ -97,13 +97,9 @@ public class ServerHostTests
 
     /// <summary>Waits until the server's log holds <paramref name="line"/>: the script has set its trap (a signal sent
     /// before that would end the shell with the default action, not the one under test).</summary>
-    private static async Task UntilLoggedAsync(ServerHost host, string line)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!File.Exists(host.LogFile) || !(await File.ReadAllTextAsync(host.LogFile)).Contains(line, StringComparison.Ordinal))
-        {
-            Assert.True(waited.Elapsed < s_timeout, $"the script never printed \"{line}\"");
-            await Task.Delay(10);
-        }
-    }
+    private static Task UntilLoggedAsync(ServerHost host, string line)
+        => Poll.UntilAsync(
+            () => File.Exists(host.LogFile) && File.ReadAllText(host.LogFile).Contains(line, StringComparison.Ordinal),
+            s_timeout,
+            () => $"the script printed \"{line}\"");
 }

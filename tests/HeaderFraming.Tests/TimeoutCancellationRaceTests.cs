@@ -1,5 +1,6 @@
 using System.Buffers;
 using HeaderFraming.Codecs;
+using HeaderFraming.Testing;
 using HeaderFraming.Tests.Infrastructure;
 
 namespace HeaderFraming.Tests;
@@ -56,7 +57,7 @@ public class TimeoutCancellationRaceTests
         // Two of the four header bytes: the reader waits again, the frame's timer armed.
         Task<FrameReadResult> read = reader.ReadFrameAsync().AsTask();
         pipe.Deliver([0, 0]);
-        await WaitUntilAsync(() => pipe.ReadCount == 2);
+        await Poll.UntilAsync(() => pipe.ReadCount == 2, s_timeout, () => $"the reader read the pipe twice (it has {pipe.ReadCount} times)");
 
         // The timer fires; its cancellation lands just after the third byte completed that wait, so the pipe keeps it
         // for the reader's next wait, which the reader starts because the header is still incomplete.
@@ -71,12 +72,4 @@ public class TimeoutCancellationRaceTests
         Assert.Equal(3, pipe.ReadCount);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var deadline = new CancellationTokenSource(s_timeout);
-        while (!condition())
-        {
-            await Task.Delay(1, deadline.Token);
-        }
-    }
 }

@@ -50,16 +50,6 @@ public sealed class ConnectionMemoryTests
         }
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        var waited = System.Diagnostics.Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(waited.Elapsed < s_limit, what);
-            await Task.Delay(10);
-        }
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
@@ -84,7 +74,7 @@ public sealed class ConnectionMemoryTests
             // Waiting for the next frame, with everything sent: no receive block, no send block.
             ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
             Assert.False(next.IsCompleted);
-            await WaitUntilAsync(() => pool.Outstanding == 0, $"an idle connection still holds {pool.Outstanding} blocks");
+            await Poll.UntilAsync(() => pool.Outstanding == 0, s_limit, () => $"an idle connection holds no block (it holds {pool.Outstanding})");
             Assert.True(pool.Requests.Count > 0, "the connection never used its pool");
             await peer.SendAsync(FrameTestKit.Ascii("x"));
             Assert.True((await next.AsTask().WaitAsync(s_limit)).HasFrame);
@@ -130,7 +120,7 @@ public sealed class ConnectionMemoryTests
                 Assert.True((await connection.ReadFrameAsync().AsTask().WaitAsync(s_limit)).HasFrame);
                 ValueTask<FrameReadResult> next = connection.ReadFrameAsync();
                 // The receive loop settles on its own thread: wait for the count it should settle on, then check it stays.
-                await WaitUntilAsync(() => pool.Outstanding == blocksHeld, $"an idle connection over a {transport} holds {pool.Outstanding} blocks, not {blocksHeld}");
+                await Poll.UntilAsync(() => pool.Outstanding == blocksHeld, s_limit, () => $"an idle connection over a {transport} holds {blocksHeld} blocks (it holds {pool.Outstanding})");
                 await Task.Delay(50);
                 Assert.Equal(blocksHeld, pool.Outstanding);
                 await peer.SendAsync(FrameTestKit.Ascii("x"));
