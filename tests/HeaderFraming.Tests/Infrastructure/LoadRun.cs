@@ -100,8 +100,9 @@ public static class LoadRun
         };
     }
 
-    /// <summary>Runs the load; fails (throws) on any lost, repeated, reordered or corrupt frame, or when
-    /// <paramref name="limit"/> passes first.</summary>
+    /// <summary>Runs the load; fails (throws) on any lost, repeated, reordered or corrupt frame, or with a
+    /// <see cref="TimeoutException"/> when no end has received a frame for <paramref name="limit"/> (a hang: a slow machine
+    /// makes the run longer, never stops its progress).</summary>
     public static async Task<Result> RunAsync(Settings settings, TimeSpan limit, Action<string> log)
     {
         long baseline = GC.GetTotalMemory(forceFullCollection: true);
@@ -110,7 +111,6 @@ public static class LoadRun
         int gen2Before = GC.CollectionCount(2);
 
         using var failed = new CancellationTokenSource();
-        failed.CancelAfter(limit);
         var ends = new List<End>(settings.Connections * 2);
         var sockets = new List<Socket>(settings.Connections * 2);
         var options = new FramedConnectionOptions { MaxBufferedSendBytes = settings.MaxBufferedSendBytes };
@@ -145,11 +145,27 @@ public static class LoadRun
         long peakManaged = 0;
         long peakBuffered = 0;
         using var sampling = new CancellationTokenSource();
+        var stalled = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         Task sampler = Task.Run(async () =>
         {
             TimeSpan nextProgress = TimeSpan.FromSeconds(10);
+            long lastFrames = 0;
+            TimeSpan lastProgress = TimeSpan.Zero;
             while (!sampling.IsCancellationRequested)
             {
+                // The watchdog: frames received anywhere (read racily: any change is progress).
+                long framesNow = ends.Sum(e => e.Receiver.Frames);
+                if (framesNow != lastFrames)
+                {
+                    lastFrames = framesNow;
+                    lastProgress = stopwatch.Elapsed;
+                }
+                else if (stopwatch.Elapsed - lastProgress > limit)
+                {
+                    stalled.TrySetResult(FormattableString.Invariant(
+                        $"no end received a frame for {limit.TotalSeconds:N0} s, {stopwatch.Elapsed.TotalSeconds:N0} s into the run: {framesNow:N0} frames received of {ends.Sum(e => e.SentFrames):N0} sent"));
+                }
+
                 peakManaged = Math.Max(peakManaged, GC.GetTotalMemory(forceFullCollection: false));
                 foreach (End end in ends)
                 {
@@ -177,7 +193,16 @@ public static class LoadRun
         try
         {
             Task[] runs = ends.Select((end, i) => end.RunAsync(settings, settings.Seed * 100_003 + i, stopwatch, failed)).ToArray();
-            await Task.WhenAll(runs).WaitAsync(limit);
+            Task all = Task.WhenAll(runs);
+            if (await Task.WhenAny(all, stalled.Task) != all)
+            {
+                // Stop every connection; what they were waiting for is the report, not how they end (bounded all the same).
+                failed.Cancel();
+                await Task.WhenAny(all, Task.Delay(limit));
+                throw new TimeoutException(await stalled.Task);
+            }
+
+            await all;
         }
         finally
         {
