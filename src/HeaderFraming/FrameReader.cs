@@ -463,17 +463,47 @@ public sealed partial class FrameReader
     /// added since. <see langword="false"/> when a read is pending (the pipe has one reader), the pipe has ended or it
     /// holds nothing new.
     /// </summary>
-    /// <remarks>Only for a <see cref="Pipe"/> (a connection's own): the pipe is told that exactly what the last wait
-    /// examined is examined, no more: a <see cref="Pipe"/> counts only unexamined bytes, for <c>TryRead</c> and for a
-    /// later <c>ReadAtLeastAsync</c>, so marking the whole buffer examined would hide a frame that is already there.</remarks>
+    /// <remarks>Only for a <see cref="Pipe"/> (a connection's own). The examined position stays where the last wait left
+    /// it: a <see cref="Pipe"/> counts only unexamined bytes, for <c>TryRead</c> and for a later <c>ReadAtLeastAsync</c>,
+    /// so marking more examined would hide a frame that is already there from the wait for it, and System.IO.Pipelines 8
+    /// refuses an examined position that moves back.</remarks>
     private bool TryPull()
     {
         ThrowIfFaultedOrDetached();
-        if (_isPipeCompleted || Volatile.Read(ref _waitState) != NotWaiting)
+
+        // Marked as a wait while it uses the pipe, so that a connection's dispose on another thread (AbortAsync) leaves the
+        // pipe to it and it completes the reader, as a wait does.
+        if (_isPipeCompleted || Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)
         {
             return false;
         }
 
+        bool grew;
+        try
+        {
+            grew = PullFromPipe();
+        }
+        catch
+        {
+            if (LeaveWait())
+            {
+                ThrowAborted();
+            }
+
+            throw;
+        }
+
+        if (LeaveWait())
+        {
+            ThrowAborted();
+        }
+
+        return grew;
+    }
+
+    /// <summary>The pipe's part of <see cref="TryPull"/>.</summary>
+    private bool PullFromPipe()
+    {
         long buffered = 0;
         if (_hasBuffer)
         {
@@ -486,16 +516,28 @@ public sealed partial class FrameReader
             _examinedOffset = _offset + examinedAhead;
         }
 
+        bool ownCancellation = false;
         if (!_reader.TryRead(out ReadResult result))
         {
-            // Nothing new: the buffer goes (the pipe may have returned the segment that the consumed position ends), and the
-            // next wait asks the pipe for what it still counts (see BeginWait).
-            _hasBuffer = false;
-            _segment = null;
-            return false;
+            if (buffered != 0)
+            {
+                // Every byte held was examined by the last wait (a wait cancelled before more came), so TryRead does not
+                // return them again: take them back with a cancellation of our own, since a cancelled read returns the buffer.
+                ownCancellation = true;
+                _reader.CancelPendingRead();
+            }
+
+            if (!ownCancellation || !_reader.TryRead(out result))
+            {
+                // Nothing at all after the consumed position: the buffer goes (the pipe may have returned the segment that the
+                // consumed position ends).
+                _hasBuffer = false;
+                _segment = null;
+                return false;
+            }
         }
 
-        if (result.IsCanceled)
+        if (result.IsCanceled && (!ownCancellation || Volatile.Read(ref _userCanceled) != 0 || _timeouts?.HasFired == true))
         {
             // TryRead took a cancellation that was pending for the next wait (the user's CancelPendingRead, a timer's):
             // leave it pending, so that the wait still returns it and EndWait still decides whose it was.
@@ -641,6 +683,10 @@ public sealed partial class FrameReader
     /// in the pipe, so whoever reads it next (another <see cref="FrameReader"/>, a TLS layer, another
     /// protocol) gets every one of them, none twice. The frame reader cannot be used afterwards; the pipe is not completed.
     /// </summary>
+    /// <remarks>Bytes that the last wait examined (the start of a frame it waited to complete) stay examined: with
+    /// System.IO.Pipelines before 10, which cannot move an examined position back, a <see cref="Pipe"/>'s next
+    /// <c>ReadAsync</c> returns them together with the next byte that arrives, not before. Detach at a frame boundary
+    /// after a frame was returned and there are none.</remarks>
     /// <returns>The pipe reader the frame reader was created with.</returns>
     /// <exception cref="InvalidOperationException">A read is pending.</exception>
     public PipeReader Detach()
@@ -658,8 +704,9 @@ public sealed partial class FrameReader
     /// </summary>
     internal byte[] DetachUnconsumed()
     {
+        // Copied first: bytes a wait examined are not returned by TryRead again unless more came after them.
+        byte[] unconsumed = _hasBuffer ? _buffer.Slice(CurrentPosition()).ToArray() : Array.Empty<byte>();
         Detach();
-        byte[] unconsumed = Array.Empty<byte>();
         if (_reader.TryRead(out ReadResult result))
         {
             unconsumed = result.Buffer.ToArray();
@@ -670,16 +717,20 @@ public sealed partial class FrameReader
         return unconsumed;
     }
 
-    /// <summary>Gives the last buffer back to the pipe, consuming only what was returned (nothing examined beyond it).</summary>
+    /// <summary>Gives the last buffer back to the pipe, consuming only what was returned and examining no more than the last
+    /// wait did (System.IO.Pipelines 8 refuses an examined position that moves back).</summary>
     private void ReleaseBuffer()
     {
         if (_hasBuffer)
         {
             SequencePosition consumed = CurrentPosition();
+            ReadOnlySequence<byte> remaining = _buffer.Slice(consumed);
+            long examinedAhead = Math.Min(Math.Max(_examinedOffset - _offset, 0), remaining.Length);
             _hasBuffer = false;
             _segment = null;
             InvalidateResult();
-            _reader.AdvanceTo(consumed, consumed);
+            _reader.AdvanceTo(consumed, examinedAhead == 0 ? consumed : remaining.GetPosition(examinedAhead));
+            _examinedOffset = _offset + examinedAhead;
         }
 
         ForgetParsedHeader();
@@ -1018,7 +1069,9 @@ public sealed partial class FrameReader
     }
 
     /// <summary>Ends a wait; <see langword="true"/> if the reader was aborted meanwhile.</summary>
-    private bool LeaveWait() => Interlocked.CompareExchange(ref _waitState, NotWaiting, Waiting) != Waiting;
+    /// <remarks>A wait that failed before it began (its pipe reader threw in <c>AdvanceTo</c>) finds the state still
+    /// NotWaiting: that is not an abort, and its own exception goes up.</remarks>
+    private bool LeaveWait() => Interlocked.CompareExchange(ref _waitState, NotWaiting, Waiting) == Aborted;
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     private void ThrowAborted()
@@ -1244,6 +1297,15 @@ public sealed partial class FrameReader
     /// </summary>
     private ValueTask<ReadResult> BeginWait(int minimumBytes, long buffered, CancellationToken cancellationToken)
     {
+        if (minimumBytes > 0 && _examinedOffset > _offset)
+        {
+            // The last wait examined bytes after the consumed position (it waited for the rest of a header): a Pipe counts
+            // only bytes after the examined ones towards a minimum, and System.IO.Pipelines 8 refuses an examined position
+            // that moves back ("The examined position cannot be less than the previously examined position"). So this
+            // wait takes any new byte, as that one did; the frame's next wait asks for the minimum.
+            minimumBytes = 0;
+        }
+
         if (_hasBuffer)
         {
             SequencePosition consumed = CurrentPosition();
@@ -1252,12 +1314,6 @@ public sealed partial class FrameReader
             InvalidateResult();
             _reader.AdvanceTo(consumed, minimumBytes > 0 ? consumed : _buffer.End);
             _examinedOffset = minimumBytes > 0 ? _offset : _offset + buffered;
-        }
-        else if (minimumBytes > 0 && _examinedOffset > _offset)
-        {
-            // A connection's TryReadFrame found nothing new and gave the buffer back with bytes after the consumed position
-            // examined: the pipe counts only the bytes after those towards the minimum.
-            minimumBytes = (int)Math.Max(1, minimumBytes - (_examinedOffset - _offset));
         }
 
         if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)

@@ -187,6 +187,29 @@ public class FrameReaderTests
     }
 
     [Fact]
+    public async Task AfterACancelledWaitTryReadReceivedFrameKeepsTheBytesThatWaitHadExamined()
+    {
+        // The wait examined both header bytes and was cancelled before more came: TryRead does not return examined bytes
+        // again, so a TryReadReceivedFrame that gave them up would leave a peek of them waiting for a byte that never comes.
+        var pipe = new Pipe();
+        var reader = new FrameReader(pipe.Reader, BinaryLengthCodec.UInt32BigEndian);
+        await pipe.Writer.WriteAsync(new byte[] { 0, 0 });
+        ValueTask<FrameReadResult> waiting = reader.ReadFrameAsync();
+        Assert.False(waiting.IsCompleted, "half a header made a frame");
+        reader.CancelPendingRead();
+        Assert.True((await waiting.AsTask().WaitAsync(TimeSpan.FromSeconds(30))).IsCanceled);
+
+        Assert.False(reader.TryReadReceivedFrame(out Frame _));
+        ValueTask<ReadOnlySequence<byte>> peek = reader.PeekAsync(2);
+        Assert.True(peek.IsCompleted, "a peek of the two bytes held waited for more");
+        Assert.Equal([0, 0], (await peek).ToArray());
+
+        // And the next frame still reads whole, with no cancellation left over.
+        await pipe.Writer.WriteAsync(new byte[] { 0, 1, 9 });
+        Assert.Equal([9], (await reader.ReadFrameAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30))).Frame.Payload.ToArray());
+    }
+
+    [Fact]
     public async Task ARawReadAfterACancelledWaitCountsTheBytesThatWaitHadExamined()
     {
         // The cancelled wait had told the pipe that both header bytes were examined, and a Pipe counts only bytes after the

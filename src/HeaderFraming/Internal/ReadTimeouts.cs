@@ -87,6 +87,9 @@ internal sealed class ReadTimeouts : IDisposable
     /// </summary>
     public bool TakeFired() => Interlocked.Exchange(ref _fired, 0) != 0;
 
+    /// <summary>Whether the timer fired and no wait has taken that yet (see <see cref="TakeFired"/>).</summary>
+    public bool HasFired => Volatile.Read(ref _fired) != 0;
+
     /// <summary>
     /// After a wake-up by the timer: the exception if a limit has passed for the frame at <paramref name="frameOffset"/> of
     /// which <paramref name="buffered"/> bytes have now arrived, else <see langword="null"/> (the timer fired late, or bytes

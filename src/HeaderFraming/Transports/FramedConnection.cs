@@ -332,6 +332,8 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// <param name="header">The header, valid until the next read.</param>
     /// <param name="payload">The payload, valid until the next read.</param>
     /// <returns><see langword="true"/> if a frame was returned.</returns>
+    /// <exception cref="FrameException">The peer sent a malformed or too large frame.</exception>
+    /// <exception cref="ObjectDisposedException">The connection was disposed.</exception>
     public bool TryReadFrame(out ReadOnlySpan<byte> header, out ReadOnlySpan<byte> payload)
     {
         ThrowIfDisposed();
