@@ -6,7 +6,15 @@ using TimeStream;
 
 namespace HeaderFraming.Tests;
 
+/// <summary>Not run in parallel with other classes: the tutorial's client cannot split two messages that share a recv(16),
+/// which happens when the machine leaves it unscheduled for a whole interval between two of its recvs.</summary>
+[CollectionDefinition(nameof(PythonInteropTests), DisableParallelization = true)]
+public sealed class PythonInteropCollection
+{
+}
+
 /// <summary>The seed tutorial's Python server and client, followed literally, against HeaderFraming in both directions.</summary>
+[Collection(nameof(PythonInteropTests))]
 public class PythonInteropTests
 {
     private static readonly Regex s_timeMessage = new(@"^The time is \d+\.\d+$");
@@ -36,11 +44,23 @@ public class PythonInteropTests
     [Fact]
     public async Task ThePythonTutorialClientReadsEveryMessageOfOurServer()
     {
-        // The tutorial's client desyncs if a message's last chunk shares a recv(16) with the next message, so they go 0.5 s
-        // apart: a client descheduled that long between two recvs is rarer on a loaded machine than one of 0.2 s.
-        await using TimeStreamServer server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(0.5), TextWriter.Null);
+        // The tutorial's client desyncs if a message's last chunk shares a recv(16) with the next message, so they go 1 s
+        // apart: a client descheduled that long between two recvs is rarer on a loaded machine than one of 0.5 s (a CI
+        // run saw the client print the welcome and nothing in 30 s, as a desync on the first time message would).
+        var serverLog = new StringWriter();
+        await using TimeStreamServer server = TimeStreamServer.Start(IPAddress.Loopback, 0, TimeSpan.FromSeconds(1), serverLog);
         using PythonPeer client = PythonPeer.Start("tutorial_client.py", server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "4");
-        int clientExit = await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        int clientExit;
+        try
+        {
+            clientExit = await client.WaitForExitAsync(TimeSpan.FromSeconds(30));
+        }
+        catch (TimeoutException ex)
+        {
+            // What the server sent says which side stopped: a server that went on broadcasting means the client desynced.
+            throw new TimeoutException($"{ex.Message}\nThe server sent {server.MessagesSent} messages; its log (read while it may still write):\n{serverLog}", ex);
+        }
+
         Assert.True(clientExit == 0, $"the Python peer exited with {clientExit}. Output:\n{string.Join("\n", client.Lines)}");
 
         string[] messages = client.Lines.Where(l => l.StartsWith("MSG ", StringComparison.Ordinal)).Select(l => l[4..]).ToArray();
