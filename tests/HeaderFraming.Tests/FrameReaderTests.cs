@@ -210,6 +210,70 @@ public class FrameReaderTests
     }
 
     [Fact]
+    public async Task AnAbortWhileTryReadReceivedFrameUsesThePipeWaitsForItAndItEndsWithTheAbortsException()
+    {
+        // A connection's dispose (AbortAsync) on another thread while its TryReadFrame is inside the pipe: the dispose leaves
+        // the pipe to the pull, as it does to a wait, and the pull completes the reader and throws the dispose's exception.
+        var pipe = new Pipe();
+        var gated = new GatedTryReadPipeReader(pipe.Reader);
+        var reader = new FrameReader(gated, BinaryLengthCodec.UInt32BigEndian);
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[1]]));
+        Assert.True((await reader.ReadFrameAsync()).HasFrame);
+        await pipe.Writer.WriteAsync(Encode(BinaryLengthCodec.UInt32BigEndian, [[2]]));
+
+        gated.Gate = true;
+        Task<bool> pulling = Task.Run(() => reader.TryReadReceivedFrame(out Frame _));
+        Assert.True(gated.Entered.Wait(TimeSpan.FromSeconds(30)), "the pull never reached TryRead");
+        var disposed = new ObjectDisposedException("connection");
+        Task aborting = reader.AbortAsync(disposed);
+        Assert.False(aborting.IsCompleted, "the abort completed the reader while the pull was using the pipe");
+        gated.Release.Set();
+
+        Assert.Same(disposed, await Assert.ThrowsAsync<ObjectDisposedException>(() => pulling.WaitAsync(TimeSpan.FromSeconds(30))));
+        await aborting.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, gated.Completions);
+    }
+
+    /// <summary>A pipe reader whose TryRead, once gated, signals and waits to be released before it reads.</summary>
+    private sealed class GatedTryReadPipeReader(PipeReader inner) : PipeReader
+    {
+        private int _completions;
+
+        public bool Gate { get; set; }
+
+        public ManualResetEventSlim Entered { get; } = new();
+
+        public ManualResetEventSlim Release { get; } = new();
+
+        public int Completions => Volatile.Read(ref _completions);
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (Gate)
+            {
+                Entered.Set();
+                Release.Wait(TimeSpan.FromSeconds(30));
+            }
+
+            return inner.TryRead(out result);
+        }
+
+        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => inner.ReadAsync(cancellationToken);
+
+        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null)
+        {
+            Interlocked.Increment(ref _completions);
+            inner.Complete(exception);
+        }
+    }
+
+    [Fact]
     public async Task ARawReadAfterACancelledWaitCountsTheBytesThatWaitHadExamined()
     {
         // The cancelled wait had told the pipe that both header bytes were examined, and a Pipe counts only bytes after the
