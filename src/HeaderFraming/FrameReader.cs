@@ -507,13 +507,8 @@ public sealed partial class FrameReader
         long buffered = 0;
         if (_hasBuffer)
         {
-            SequencePosition consumed = CurrentPosition();
-            ReadOnlySequence<byte> remaining = _buffer.Slice(consumed);
-            buffered = remaining.Length;
-            long examinedAhead = Math.Min(Math.Max(_examinedOffset - _offset, 0), buffered);
-            InvalidateResult();
-            _reader.AdvanceTo(consumed, examinedAhead == 0 ? consumed : remaining.GetPosition(examinedAhead));
-            _examinedOffset = _offset + examinedAhead;
+            buffered = HeldBytes;
+            GiveBackBuffer(buffered, examineAll: false);
         }
 
         bool ownCancellation = false;
@@ -529,10 +524,7 @@ public sealed partial class FrameReader
 
             if (!ownCancellation || !_reader.TryRead(out result))
             {
-                // Nothing at all after the consumed position: the buffer goes (the pipe may have returned the segment that the
-                // consumed position ends).
-                _hasBuffer = false;
-                _segment = null;
+                // Nothing at all after the consumed position.
                 return false;
             }
         }
@@ -718,22 +710,39 @@ public sealed partial class FrameReader
     }
 
     /// <summary>Gives the last buffer back to the pipe, consuming only what was returned and examining no more than the last
-    /// wait did (System.IO.Pipelines 8 refuses an examined position that moves back).</summary>
+    /// wait did.</summary>
     private void ReleaseBuffer()
     {
         if (_hasBuffer)
         {
-            SequencePosition consumed = CurrentPosition();
-            ReadOnlySequence<byte> remaining = _buffer.Slice(consumed);
-            long examinedAhead = Math.Min(Math.Max(_examinedOffset - _offset, 0), remaining.Length);
-            _hasBuffer = false;
-            _segment = null;
-            InvalidateResult();
-            _reader.AdvanceTo(consumed, examinedAhead == 0 ? consumed : remaining.GetPosition(examinedAhead));
-            _examinedOffset = _offset + examinedAhead;
+            GiveBackBuffer(HeldBytes, examineAll: false);
         }
 
         ForgetParsedHeader();
+    }
+
+    /// <summary>The bytes of the buffer after the consumed position (the next frame's start).</summary>
+    private long HeldBytes => _buffer.Slice(CurrentPosition()).Length;
+
+    /// <summary>
+    /// The one place the buffer goes back to the pipe (a wait, a pull, a detach, the end): consumes what was returned and
+    /// marks examined either all of it (<paramref name="examineAll"/>: a wait for any new byte, or the end) or exactly
+    /// what the last wait examined. No more: a <see cref="Pipe"/> counts only unexamined bytes, for <c>TryRead</c> and for
+    /// <c>ReadAtLeastAsync</c>, so bytes held would be hidden from the next read. No less: System.IO.Pipelines 8 refuses
+    /// an examined position that moves back.
+    /// </summary>
+    /// <param name="held">The bytes after the consumed position (<see cref="HeldBytes"/>).</param>
+    /// <param name="examineAll">Whether every byte held counts as examined.</param>
+    private void GiveBackBuffer(long held, bool examineAll)
+    {
+        SequencePosition consumed = CurrentPosition();
+        long examinedAhead = examineAll ? held : Math.Min(Math.Max(_examinedOffset - _offset, 0), held);
+        SequencePosition examined = examineAll ? _buffer.End : examinedAhead == 0 ? consumed : _buffer.GetPosition(examinedAhead, consumed);
+        _hasBuffer = false;
+        _segment = null;
+        InvalidateResult();
+        _reader.AdvanceTo(consumed, examined);
+        _examinedOffset = _offset + examinedAhead;
     }
 
     private enum RawReadKind : byte
@@ -772,7 +781,7 @@ public sealed partial class FrameReader
     {
         while (true)
         {
-            long buffered = _hasBuffer ? _buffer.Slice(CurrentPosition()).Length : 0;
+            long buffered = _hasBuffer ? HeldBytes : 0;
             if (_hasBuffer && _isPipeCompleted)
             {
                 ReadOnlySequence<byte> remaining = _buffer.Slice(CurrentPosition());
@@ -1089,10 +1098,7 @@ public sealed partial class FrameReader
         InvalidateResult();
         if (_hasBuffer)
         {
-            SequencePosition consumed = CurrentPosition();
-            _hasBuffer = false;
-            _segment = null;
-            _reader.AdvanceTo(consumed, _buffer.End);
+            GiveBackBuffer(HeldBytes, examineAll: true);
         }
 
         _reader.Complete(exception);
@@ -1240,7 +1246,7 @@ public sealed partial class FrameReader
             long buffered = 0;
             if (_hasBuffer)
             {
-                buffered = _buffer.Slice(CurrentPosition()).Length;
+                buffered = HeldBytes;
                 if (_isPipeCompleted)
                 {
                     return Finish(buffered);
@@ -1308,12 +1314,8 @@ public sealed partial class FrameReader
 
         if (_hasBuffer)
         {
-            SequencePosition consumed = CurrentPosition();
-            _hasBuffer = false;
-            _segment = null;
-            InvalidateResult();
-            _reader.AdvanceTo(consumed, minimumBytes > 0 ? consumed : _buffer.End);
-            _examinedOffset = minimumBytes > 0 ? _offset : _offset + buffered;
+            // With a minimum, the last wait examined nothing after the consumed position (see above): nothing is examined.
+            GiveBackBuffer(buffered, examineAll: minimumBytes == 0);
         }
 
         if (Interlocked.CompareExchange(ref _waitState, Waiting, NotWaiting) != NotWaiting)
