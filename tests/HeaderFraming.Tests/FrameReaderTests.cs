@@ -235,7 +235,7 @@ public class FrameReaderTests
     }
 
     /// <summary>A pipe reader whose TryRead, once gated, signals and waits to be released before it reads.</summary>
-    private sealed class GatedTryReadPipeReader(PipeReader inner) : PipeReader
+    private sealed class GatedTryReadPipeReader(PipeReader inner) : DelegatingPipeReader(inner)
     {
         private int _completions;
 
@@ -255,21 +255,13 @@ public class FrameReaderTests
                 Release.Wait(TimeSpan.FromSeconds(30));
             }
 
-            return inner.TryRead(out result);
+            return Inner.TryRead(out result);
         }
-
-        public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default) => inner.ReadAsync(cancellationToken);
-
-        public override void AdvanceTo(SequencePosition consumed) => inner.AdvanceTo(consumed);
-
-        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined) => inner.AdvanceTo(consumed, examined);
-
-        public override void CancelPendingRead() => inner.CancelPendingRead();
 
         public override void Complete(Exception? exception = null)
         {
             Interlocked.Increment(ref _completions);
-            inner.Complete(exception);
+            Inner.Complete(exception);
         }
     }
 

@@ -8,7 +8,7 @@ namespace HeaderFraming.Tests.Infrastructure;
 /// ("The examined position cannot be less than the previously examined position"; 10 accepts it), so that the tests, which
 /// run on the .NET 10 runtime, hold the reader to what the net8.0 and netstandard2.0 builds meet.
 /// </summary>
-public sealed class StrictExaminedPipeReader(PipeReader inner) : PipeReader
+public sealed class StrictExaminedPipeReader(PipeReader inner) : DelegatingPipeReader(inner)
 {
     private ReadOnlySequence<byte> _buffer;
     private long _bufferStart;   // the stream offset of _buffer's start (the last consumed position)
@@ -28,19 +28,15 @@ public sealed class StrictExaminedPipeReader(PipeReader inner) : PipeReader
         _examined = examinedAt;
         _bufferStart = consumedAt;
         _buffer = default;
-        inner.AdvanceTo(consumed, examined);
+        Inner.AdvanceTo(consumed, examined);
     }
 
-    public override void CancelPendingRead() => inner.CancelPendingRead();
-
-    public override void Complete(Exception? exception = null) => inner.Complete(exception);
-
     public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
-        => Took(await inner.ReadAsync(cancellationToken).ConfigureAwait(false));
+        => Took(await Inner.ReadAsync(cancellationToken).ConfigureAwait(false));
 
     public override bool TryRead(out ReadResult result)
     {
-        if (!inner.TryRead(out result))
+        if (!Inner.TryRead(out result))
         {
             return false;
         }
@@ -50,7 +46,7 @@ public sealed class StrictExaminedPipeReader(PipeReader inner) : PipeReader
     }
 
     protected override async ValueTask<ReadResult> ReadAtLeastAsyncCore(int minimumSize, CancellationToken cancellationToken)
-        => Took(await inner.ReadAtLeastAsync(minimumSize, cancellationToken).ConfigureAwait(false));
+        => Took(await Inner.ReadAtLeastAsync(minimumSize, cancellationToken).ConfigureAwait(false));
 
     private ReadResult Took(ReadResult result)
     {
