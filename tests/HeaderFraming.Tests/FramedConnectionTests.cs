@@ -330,13 +330,17 @@ public class FramedConnectionTests
                 break;
             }
 
-            Task<FrameReadResult> reading = receiver.ReadFrameAsync().AsTask();
-            if (await Task.WhenAny(reading, Task.Delay(s_limit)) != reading)
+            FrameReadResult result;
+            try
             {
-                Assert.Fail($"the read after {frames} frames hung: received {receiver.BytesReceived} of {Frames * (payloadLength + 4L)} bytes, sent {sender.BytesSent}");
+                result = await receiver.ReadFrameAsync().AsTask().WaitAsync(s_limit);
+            }
+            catch (TimeoutException)
+            {
+                // WaitAsync, not a Task.Delay raced against the read: no 30-second timer is left behind.
+                throw new TimeoutException($"the read after {frames} frames hung: received {receiver.BytesReceived} of {Frames * (payloadLength + 4L)} bytes, sent {sender.BytesSent}");
             }
 
-            FrameReadResult result = await reading;
             Assert.True(result.HasFrame, $"the stream ended after {frames} frames");
             Assert.Equal((byte)frames, result.Frame.Payload.Slice(0, 1).ToArray()[0]);
             frames++;
