@@ -22,7 +22,12 @@ public static class SelfSignedCertificate
         DateTimeOffset now = DateTimeOffset.UtcNow;
         using X509Certificate2 ephemeral = request.CreateSelfSigned(now.AddMinutes(-5), now.AddDays(1));
 
-        // Through PKCS#12 so that the private key is usable by SslStream on every platform.
+        // Through PKCS#12 so that the private key is usable by SslStream on every platform. (.NET 8, where the suite also
+        // runs, has no X509CertificateLoader; .NET 9 made the constructor obsolete in its favour.)
+#if NET9_0_OR_GREATER
         return X509CertificateLoader.LoadPkcs12(ephemeral.Export(X509ContentType.Pfx), password: null);
+#else
+        return new X509Certificate2(ephemeral.Export(X509ContentType.Pfx));
+#endif
     }
 }
