@@ -118,7 +118,6 @@ public abstract class FramedConnectionHandler : ConnectionHandler
     private async Task ReadLoopAsync(FramedConnectionContext context, FramingEndpoint endpoint)
     {
         FramedConnection connection = context.Connection;
-        long consumed = 0; // the stream offset just past the last frame delivered
 
         // Kestrel's close notice (host stopping) wakes the pending read without consuming anything; the frames received by
         // then are still delivered below.
@@ -128,7 +127,6 @@ public abstract class FramedConnectionHandler : ConnectionHandler
             FrameReadResult result = await connection.ReadFrameAsync().ConfigureAwait(false);
             if (result.HasFrame)
             {
-                consumed = End(result.Frame);
                 await OnFrameAsync(context, result.Frame).ConfigureAwait(false);
                 if (!context.ShutdownRequested.IsCancellationRequested)
                 {
@@ -144,7 +142,7 @@ public abstract class FramedConnectionHandler : ConnectionHandler
                 continue; // the application's own CancelPendingRead
             }
 
-            await DrainAsync(context, endpoint, consumed).ConfigureAwait(false);
+            await DrainAsync(context, endpoint).ConfigureAwait(false);
             return;
         }
     }
@@ -153,31 +151,33 @@ public abstract class FramedConnectionHandler : ConnectionHandler
     /// Graceful shutdown: delivers every complete frame among the bytes the connection had received from the transport when
     /// the server asked it to close, then returns. A frame cut short there is dropped (its peer sees the close).
     /// </summary>
-    private async Task DrainAsync(FramedConnectionContext context, FramingEndpoint endpoint, long consumed)
+    private async Task DrainAsync(FramedConnectionContext context, FramingEndpoint endpoint)
     {
         // Every byte counted in BytesReceived is readable and TryReadFrame takes the bytes received since the last read, so
         // the frames among them come out at once; a few turns of the thread pool more are allowed for the rest of a frame
-        // still being received, never a wait for the peer.
+        // still being received, never a wait for the peer. Progress is the reader's position, which counts what the frames'
+        // lengths leave out (trailers, oversized frames skipped).
         const int MaxTurns = 100;
         FramedConnection connection = context.Connection;
         long received = connection.BytesReceived;
+        long frames = 0;
         Log.ShutdownRequested(endpoint.Logger, context.ConnectionId, endpoint.Name);
-        for (int turns = 0; consumed < received && turns < MaxTurns; turns++)
+        for (int turns = 0; connection.Position < received && turns < MaxTurns; turns++)
         {
             while (connection.TryReadFrame(out Frame frame))
             {
-                consumed = End(frame);
+                frames++;
                 await OnFrameAsync(context, frame).ConfigureAwait(false);
             }
 
-            if (consumed < received)
+            if (connection.Position < received)
             {
                 await Task.Yield();
             }
         }
-    }
 
-    private static long End(in Frame frame) => frame.StreamOffset + frame.HeaderLength + frame.PayloadLength;
+        Log.ShutdownDrained(endpoint.Logger, context.ConnectionId, endpoint.Name, frames, Math.Max(received - connection.Position, 0));
+    }
 
     /// <summary>The transport ended the connection (a reset, Kestrel's abort), rather than a bug in a hook.</summary>
     private static bool IsTransportFailure(Exception ex, FramedConnectionContext context)

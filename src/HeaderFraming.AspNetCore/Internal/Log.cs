@@ -39,4 +39,8 @@ internal static partial class Log
     [LoggerMessage(EventId = 7, EventName = "ShutdownRequested", Level = LogLevel.Debug,
         Message = "Framed connection {ConnectionId} on endpoint {Endpoint}: the server is stopping; delivering the frames already received, then closing.")]
     public static partial void ShutdownRequested(ILogger logger, string connectionId, string endpoint);
+
+    [LoggerMessage(EventId = 8, EventName = "ShutdownDrained", Level = LogLevel.Debug,
+        Message = "Framed connection {ConnectionId} on endpoint {Endpoint}: delivered {Frames} more frames received before the stop; {BytesDropped} bytes of a frame cut short were dropped.")]
+    public static partial void ShutdownDrained(ILogger logger, string connectionId, string endpoint, long frames, long bytesDropped);
 }

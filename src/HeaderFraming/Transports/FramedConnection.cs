@@ -171,6 +171,11 @@ public sealed class FramedConnection : IReaderFaultObserver, IAsyncDisposable
     /// counted here can already be read.</summary>
     public long BytesReceived => _transport.BytesReceived;
 
+    /// <summary>The stream offset of the next frame: how many of the bytes received the reads have taken (whole frames with
+    /// their trailers, oversized frames skipped, raw reads), as <see cref="FrameReader.Position"/>. It equals
+    /// <see cref="BytesReceived"/> when every byte received has been read. Read it from the reading thread.</summary>
+    public long Position => _reader.Position;
+
     /// <summary>Frames accepted by sends so far (written into the connection's buffer in call order).</summary>
     public long FramesSent => _sender.FramesWritten;
 
