@@ -946,19 +946,20 @@ public sealed partial class FrameReader
                 decoded = span.Length >= 4;
                 payload = decoded ? BinaryPrimitives.ReadUInt32BigEndian(span) : 0;
             }
+            else if (_plainPrefixWidth == AsciiDecimalCodec.DefaultWidth)
+            {
+                // The seed's 10-byte ASCII header (tested before the 2-byte prefix: the library's reference format): one to
+                // eight digits eight bytes at a time; anything else (a bad header, a length of nine digits or more) goes to
+                // the slow path, which reads it through the codec.
+                headerLength = AsciiDecimalCodec.DefaultWidth;
+                decoded = AsciiDigits.TryReadLeft10Short(span, out ulong value);
+                payload = (long)value;
+            }
             else if (_plainPrefixWidth == 2)
             {
                 headerLength = 2;
                 decoded = span.Length >= 2;
                 payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
-            }
-            else if (_plainPrefixWidth == AsciiDecimalCodec.DefaultWidth)
-            {
-                // The seed's 10-byte ASCII header: one to seven digits eight bytes at a time; anything else (a bad header, a
-                // length of eight digits or more) goes to the slow path, which reads it through the codec.
-                headerLength = AsciiDecimalCodec.DefaultWidth;
-                decoded = AsciiDigits.TryReadLeft10Short(span, out ulong value);
-                payload = (long)value;
             }
             else if (_layoutHeaderLength != 0)
             {

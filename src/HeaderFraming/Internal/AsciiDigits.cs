@@ -30,19 +30,18 @@ internal static class AsciiDigits
     internal static ulong ReadLeft10(ReadOnlySpan<byte> field)
         => TryReadLeft10Short(field, out ulong value) ? value : Read(field.Slice(0, AsciiDecimalCodec.DefaultWidth), AsciiAlignment.Left);
 
-    /// <summary>The seed's field when it holds one to seven digits, the only lengths up to 8 MiB (the default limit), eight
-    /// bytes at a time; <see langword="false"/> for any other field, valid or not (<see cref="Read"/> tells them apart).
-    /// The span may be shorter than 10 bytes (then <see langword="false"/>).</summary>
+    /// <summary>The seed's field when it holds one to eight digits (every length below 100 MB), eight bytes at a time;
+    /// <see langword="false"/> for any other field, valid or not (<see cref="Read"/> tells them apart). The span may be
+    /// shorter than 10 bytes (then <see langword="false"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static bool TryReadLeft10Short(ReadOnlySpan<byte> field, out ulong value)
     {
 #if NET
-        // t holds each byte minus '0'; a byte is a digit when that is below 10. Adding 0x76 sets the high bit of every byte of
-        // 10 or more, and OR-ing t catches bytes of 0x80 or more; a carry can only come out of a non-digit byte, so the lowest
-        // flagged byte is the first non-digit. The digits must be followed by spaces only.
         if (field.Length >= AsciiDecimalCodec.DefaultWidth)
         {
-            // Ten bytes are there: read them without bounds checks (fewer instructions per frame is what this path is for).
+            // Ten bytes are there: read them without bounds checks. The span loop over the seed's header is bound by the
+            // instructions it runs per frame, not by latency, so this path is written for few instructions, and for a
+            // short chain from the field's load to the next frame's position.
             ref byte first = ref MemoryMarshal.GetReference(field);
             ulong lo = Unsafe.ReadUnaligned<ulong>(ref first);
             if (!BitConverter.IsLittleEndian)
@@ -50,24 +49,24 @@ internal static class AsciiDigits
                 lo = BinaryPrimitives.ReverseEndianness(lo);
             }
 
+            // Spaces XOR 0x20 are zero bytes, so the padding is the zero bytes at the top of lo ^ 0x20...: padBits is 8 per
+            // space at the end of the first eight bytes (0 when there is none, or when all eight are spaces). Every byte
+            // before the padding must be a digit: in t = lo ^ 0x30... it is then below 10, and adding 0x76 leaves its high
+            // bit clear (OR-ing t catches bytes of 0x80 or more; a carry comes only out of a byte that is flagged itself).
+            // Eight spaces leave padBits 0 and fail as non-digits; a space among the digits fails as a non-digit too.
+            int padBits = BitOperations.LeadingZeroCount(lo ^ 0x2020202020202020UL) & 56;
             ulong t = lo ^ 0x3030303030303030UL;
-            ulong nonDigits = ((t + 0x7676767676767676UL) | t) & 0x8080808080808080UL;
-
-            // The bytes below the lowest flagged one (x ^ (x - 1) masks up to and including it): the digits. Every byte
-            // from there on must be a space; the first must be a digit. Eight digits (nothing flagged) fail the space test.
-            ulong digitBytes = (nonDigits ^ (nonDigits - 1)) >> 8;
-            if ((byte)nonDigits == 0
-                && (lo | digitBytes) == (0x2020202020202020UL | digitBytes)
+            if ((((t + 0x7676767676767676UL) | t) & (0x8080808080808080UL >> padBits)) == 0
                 && Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref first, 8)) == 0x2020)
             {
-                // The digits are read again from memory rather than taken out of t: each is a load of its own, in
-                // parallel, and the chain the next frame's position waits for is the first digit's load and two LEAs
-                // (x10 + digit) per further digit, about what a binary field's load and byte swap cost for short lengths.
-                int digits = BitOperations.TrailingZeroCount(nonDigits) >> 3;
-                ulong result = (uint)(first - '0');
-                for (int i = 1; i < digits; i++)
+                // The digits from t, the most significant first: t's low byte is ready when the load is, so the chain to
+                // the value is the load, the XOR and two LEAs (x10 + digit) per further digit.
+                // One further digit per byte between the first and the padding (56 - padBits bits of them).
+                ulong result = (byte)t;
+                for (int bits = padBits; bits < 56; bits += 8)
                 {
-                    result = (result * 10) + (uint)(Unsafe.Add(ref first, i) - '0');
+                    t >>= 8;
+                    result = (result * 10) + (byte)t;
                 }
 
                 value = result;
