@@ -61,9 +61,10 @@ internal static class AsciiDigits
             {
                 // The digits from t, the most significant first: t's low byte is ready when the load is, so the chain to
                 // the value is the load, the XOR and two LEAs (x10 + digit) per further digit.
-                // One further digit per byte between the first and the padding (56 - padBits bits of them).
+                // One further digit per byte between the first and the padding (56 - padBits bits of them), counted up to
+                // zero so that the loop's add sets the flags its branch tests.
                 ulong result = (byte)t;
-                for (int bits = padBits; bits < 56; bits += 8)
+                for (int bits = padBits - 56; bits < 0; bits += 8)
                 {
                     t >>= 8;
                     result = (result * 10) + (byte)t;
