@@ -59,10 +59,9 @@ internal static class AsciiDigits
             if ((((t + 0x7676767676767676UL) | t) & (0x8080808080808080UL >> padBits)) == 0
                 && Unsafe.ReadUnaligned<ushort>(ref Unsafe.Add(ref first, 8)) == 0x2020)
             {
-                // The digits from t, the most significant first: t's low byte is ready when the load is, so the chain to
-                // the value is the load, the XOR and two LEAs (x10 + digit) per further digit.
-                // One further digit per byte between the first and the padding (56 - padBits bits of them), counted up to
-                // zero so that the loop's add sets the flags its branch tests.
+                // The digits from t, the most significant first (t's low byte is ready when the load is, so the chain to
+                // the value is the load, the XOR and two LEAs per further digit): one further digit per byte between the
+                // first and the padding, 56 - padBits bits, counted up to zero so that the loop's add sets its flags.
                 ulong result = (byte)t;
                 for (int bits = padBits - 56; bits < 0; bits += 8)
                 {
