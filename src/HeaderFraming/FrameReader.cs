@@ -935,80 +935,98 @@ public sealed partial class FrameReader
     {
         Debug.Assert(_segment != null);
         index = _segmentIndex;
-        if (_pendingHeaderLength < 0)
+        if (_pendingHeaderLength >= 0)
         {
-            ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
-            long payload;
-            bool decoded;
-            if (_plainPrefixWidth == 4)
+            goto NotWhole;
+        }
+
+        // Every branch that cannot decode jumps to NotWhole, so that a decoded header goes on with no flag to set and test
+        // (the JIT materialises such a flag with setcc and tests it again after the branches merge).
+        ReadOnlySpan<byte> span = CurrentSegmentSpan().Slice(index);
+        long payload;
+        if (_plainPrefixWidth == 4)
+        {
+            if (span.Length < 4)
             {
-                headerLength = 4;
-                decoded = span.Length >= 4;
-                payload = decoded ? BinaryPrimitives.ReadUInt32BigEndian(span) : 0;
+                goto NotWhole;
             }
-            else if (_plainPrefixWidth == AsciiDecimalCodec.DefaultWidth)
+
+            headerLength = 4;
+            payload = BinaryPrimitives.ReadUInt32BigEndian(span);
+        }
+        else if (_plainPrefixWidth == AsciiDecimalCodec.DefaultWidth)
+        {
+            // The seed's 10-byte ASCII header (tested before the 2-byte prefix: the library's reference format): one to
+            // eight digits eight bytes at a time. Anything else (a bad header, a length of nine digits or more, fewer than
+            // 10 bytes) is AsciiDigits.Invalid, which the length limit below refuses, so it goes to the slow path (which
+            // reads it through the codec) with no branch of its own.
+            headerLength = AsciiDecimalCodec.DefaultWidth;
+            payload = (long)AsciiDigits.ReadLeft10Short(span);
+        }
+        else if (_plainPrefixWidth == 2)
+        {
+            if (span.Length < 2)
             {
-                // The seed's 10-byte ASCII header (tested before the 2-byte prefix: the library's reference format): one to
-                // eight digits eight bytes at a time; anything else (a bad header, a length of nine digits or more) goes to
-                // the slow path, which reads it through the codec.
-                headerLength = AsciiDecimalCodec.DefaultWidth;
-                decoded = AsciiDigits.TryReadLeft10Short(span, out ulong value);
-                payload = (long)value;
+                goto NotWhole;
             }
-            else if (_plainPrefixWidth == 2)
+
+            headerLength = 2;
+            payload = BinaryPrimitives.ReadUInt16BigEndian(span);
+        }
+        else if (_layoutHeaderLength != 0)
+        {
+            headerLength = _layoutHeaderLength;
+            if (span.Length < headerLength)
             {
-                headerLength = 2;
-                decoded = span.Length >= 2;
-                payload = decoded ? BinaryPrimitives.ReadUInt16BigEndian(span) : 0;
+                goto NotWhole;
             }
-            else if (_layoutHeaderLength != 0)
+
+            ulong field = LengthFieldLayout.ReadField(_layoutKind, span.Slice(_layoutFieldOffset), _layoutFieldWidth);
+            if (_layoutAlwaysValid)
             {
-                headerLength = _layoutHeaderLength;
-                decoded = span.Length >= headerLength;
-                payload = 0;
-                if (decoded)
-                {
-                    ulong field = LengthFieldLayout.ReadField(_layoutKind, span.Slice(_layoutFieldOffset), _layoutFieldWidth);
-                    if (_layoutAlwaysValid)
-                    {
-                        payload = (long)field + _layoutAdjustment;
-                    }
-                    else
-                    {
-                        // Through a local of its own: an out argument makes a local live in memory, and payload is on the hot path.
-                        decoded = _layout!.TryAdjust(field, out long adjusted);
-                        payload = adjusted;
-                    }
-                }
+                payload = (long)field + _layoutAdjustment;
             }
             else
             {
-                // A codec with a trailer is left to the slow path, which checks the trailer. (Locals of their own for the out
-                // arguments, which would otherwise keep headerLength and payload in memory on every path.)
-                decoded = _codec.DecodeHeader(span, out int codecHeaderLength, out long codecPayload) == OperationStatus.Done && _trailerLength == 0;
-                headerLength = codecHeaderLength;
-                payload = codecPayload;
-            }
-
-            if (decoded)
-            {
-                if ((ulong)payload <= (ulong)Math.Min(_maxFrameLength, span.Length - headerLength))
+                // Through a local of its own: an out argument makes a local live in memory, and payload is on the hot path.
+                if (!_layout!.TryAdjust(field, out long adjusted))
                 {
-                    payloadLength = (int)payload;
-                    _segmentIndex = index + headerLength + payloadLength;
-                    CompleteFrame(headerLength, payloadLength);
-                    return true;
+                    goto NotWhole;
                 }
 
-                if (payload <= _maxFrameLength)
-                {
-                    // The payload runs past this segment: remember the header so it is parsed only once.
-                    _pendingHeaderLength = headerLength;
-                    _pendingPayloadLength = payload;
-                }
+                payload = adjusted;
             }
         }
+        else
+        {
+            // A codec with a trailer is left to the slow path, which checks the trailer. (Locals of their own for the out
+            // arguments, which would otherwise keep headerLength and payload in memory on every path.)
+            if (_codec.DecodeHeader(span, out int codecHeaderLength, out long codecPayload) != OperationStatus.Done || _trailerLength != 0)
+            {
+                goto NotWhole;
+            }
 
+            headerLength = codecHeaderLength;
+            payload = codecPayload;
+        }
+
+        // Unsigned, so that a negative length (AsciiDigits.Invalid among them) is over the limit; the slow path reports it.
+        if ((ulong)payload <= (ulong)_maxFrameLength)
+        {
+            if (payload <= span.Length - headerLength)
+            {
+                payloadLength = (int)payload;
+                _segmentIndex = index + headerLength + payloadLength;
+                CompleteFrame(headerLength, payloadLength);
+                return true;
+            }
+
+            // The payload runs past this segment: remember the header so it is parsed only once.
+            _pendingHeaderLength = headerLength;
+            _pendingPayloadLength = payload;
+        }
+
+    NotWhole:
         headerLength = 0;
         payloadLength = 0;
         return false;

@@ -17,8 +17,8 @@ internal static class AsciiDigits
     /// refuses it, as it refuses a binary field that overflows a 63-bit length.</summary>
     internal const ulong Invalid = ulong.MaxValue;
 
-    /// <summary>Whether <see cref="TryReadLeft10Short"/> reads eight bytes at a time (not on netstandard2.0, where it always
-    /// answers <see langword="false"/>).</summary>
+    /// <summary>Whether <see cref="ReadLeft10Short"/> reads eight bytes at a time (not on netstandard2.0, where it always
+    /// answers <see cref="Invalid"/>).</summary>
 #if NET
     internal const bool ReadsWordAtATime = true;
 #else
@@ -28,13 +28,19 @@ internal static class AsciiDigits
     /// <summary>The seed's field (10 bytes, left-aligned, space-padded) of a span of at least 10 bytes, or <see cref="Invalid"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static ulong ReadLeft10(ReadOnlySpan<byte> field)
-        => TryReadLeft10Short(field, out ulong value) ? value : Read(field.Slice(0, AsciiDecimalCodec.DefaultWidth), AsciiAlignment.Left);
+    {
+        ulong value = ReadLeft10Short(field);
+        return value != Invalid ? value : Read(field.Slice(0, AsciiDecimalCodec.DefaultWidth), AsciiAlignment.Left);
+    }
 
     /// <summary>The seed's field when it holds one to eight digits (every length below 100 MB), eight bytes at a time;
-    /// <see langword="false"/> for any other field, valid or not (<see cref="Read"/> tells them apart). The span may be
-    /// shorter than 10 bytes (then <see langword="false"/>).</summary>
+    /// <see cref="Invalid"/> for any other field, valid or not (<see cref="Read"/> tells them apart). The span may be
+    /// shorter than 10 bytes (then <see cref="Invalid"/>).</summary>
+    /// <remarks>A value rather than a <see langword="bool"/> and an <see langword="out"/> value: the reader's inline path
+    /// sends <see cref="Invalid"/> to its slow path through the length checks it makes anyway, so the JIT has no flag to
+    /// materialise and test again.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static bool TryReadLeft10Short(ReadOnlySpan<byte> field, out ulong value)
+    internal static ulong ReadLeft10Short(ReadOnlySpan<byte> field)
     {
 #if NET
         if (field.Length >= AsciiDecimalCodec.DefaultWidth)
@@ -69,14 +75,12 @@ internal static class AsciiDigits
                     result = (result * 10) + (byte)t;
                 }
 
-                value = result;
-                return true;
+                return result;
             }
         }
 #endif
 
-        value = 0;
-        return false;
+        return Invalid;
     }
 
     /// <summary>Any width (1 to 19) and alignment, one byte at a time: the value, or <see cref="Invalid"/>.</summary>
